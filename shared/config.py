@@ -1,0 +1,158 @@
+"""Typed readers for Fivetran configuration values, which always arrive as strings.
+
+Each reader names the key and the expected form in its error, rejects template placeholders such as
+``<YOUR_API_KEY>``, and treats an empty or absent optional value as its default. Secret values are never
+echoed in an error.
+
+Public: ConfigError, is_placeholder, text, integer, number, boolean, day, choice, items, url
+"""
+
+import re
+from datetime import date
+
+_PLACEHOLDER = re.compile(r"^\s*<[^<>]*>\s*$|^\s*(your|enter|insert)[ _-]|_here\s*$|^\s*(changeme|todo|xxx+)\s*$", re.I)
+_TRUE = {"true", "yes", "1", "on"}
+_FALSE = {"false", "no", "0", "off"}
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or malformed; the message names the key and the expected form."""
+
+
+def is_placeholder(value) -> bool:
+    return isinstance(value, str) and bool(_PLACEHOLDER.search(value))
+
+
+def _raw(config: dict, key: str, secret: bool = False):
+    """The stripped value, or None when absent or blank; a placeholder raises."""
+    value = (config or {}).get(key)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if is_placeholder(value):
+            shown = "" if secret else f" ({value.strip()!r})"
+            raise ConfigError(f"configuration key '{key}' still holds the template placeholder{shown}; "
+                              "replace it with a real value or remove it")
+        value = value.strip()
+        return value or None
+    return value
+
+
+def _fail(key: str, expected: str, value, secret: bool = False):
+    shown = "" if secret else f", got {value!r}"
+    raise ConfigError(f"configuration key '{key}': expected {expected}{shown}")
+
+
+def text(config: dict, key: str, *, required: bool = False, default: str | None = None,
+         secret: bool = False) -> str | None:
+    value = _raw(config, key, secret)
+    if value is None:
+        if required:
+            raise ConfigError(f"configuration key '{key}' is required")
+        return default
+    if not isinstance(value, str):
+        _fail(key, "a string", value, secret)
+    return value
+
+
+def integer(config: dict, key: str, *, default: int | None, minimum: int | None = None,
+            maximum: int | None = None) -> int | None:
+    value = _raw(config, key)
+    expected = _range_text("an integer", minimum, maximum)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not re.fullmatch(r"[+-]?\d+", str(value)):
+        _fail(key, expected, value)
+    number_value = int(value)
+    if (minimum is not None and number_value < minimum) or (maximum is not None and number_value > maximum):
+        _fail(key, expected, value)
+    return number_value
+
+
+def number(config: dict, key: str, *, default: float | None, minimum: float | None = None,
+           maximum: float | None = None) -> float | None:
+    value = _raw(config, key)
+    expected = _range_text("a number", minimum, maximum)
+    if value is None:
+        return default
+    try:
+        number_value = float(value)
+    except (TypeError, ValueError):
+        _fail(key, expected, value)
+    if number_value != number_value or (minimum is not None and number_value < minimum) or (
+            maximum is not None and number_value > maximum):
+        _fail(key, expected, value)
+    return number_value
+
+
+def _range_text(kind: str, minimum, maximum) -> str:
+    if minimum is not None and maximum is not None:
+        return f"{kind} from {minimum} to {maximum}"
+    if minimum is not None:
+        return f"{kind} of at least {minimum}"
+    if maximum is not None:
+        return f"{kind} of at most {maximum}"
+    return kind
+
+
+def boolean(config: dict, key: str, *, default: bool) -> bool:
+    value = _raw(config, key)
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    lowered = str(value).lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    _fail(key, "true or false", value)
+
+
+def day(config: dict, key: str, *, default: date | None = None) -> date | None:
+    value = _raw(config, key)
+    if value is None:
+        return default
+    if isinstance(value, date):
+        return value
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(value)):
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            pass
+    _fail(key, "a date as YYYY-MM-DD", value)
+
+
+def choice(config: dict, key: str, options: list[str] | tuple[str, ...], *, default: str | None) -> str | None:
+    value = _raw(config, key)
+    if value is None:
+        return default
+    lowered = str(value).lower()
+    if lowered not in options:
+        _fail(key, f"one of {', '.join(options)}", value)
+    return lowered
+
+
+def items(config: dict, key: str, *, options: list[str] | tuple[str, ...] | None = None,
+          default: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """A comma-separated list (duplicates dropped, order kept); with ``options``, every item must be one of them."""
+    value = _raw(config, key)
+    if value is None:
+        return list(default)
+    parts = value if isinstance(value, list) else str(value).split(",")
+    chosen = list(dict.fromkeys(str(part).strip().lower() for part in parts if str(part).strip()))
+    unknown = [part for part in chosen if options is not None and part not in options]
+    if unknown or not chosen:
+        expected = "a comma-separated list" + (f" of {', '.join(options)}" if options else "")
+        _fail(key, expected, value)
+    return chosen
+
+
+def url(config: dict, key: str, *, default: str) -> str:
+    """An http(s) base URL without a trailing slash."""
+    value = _raw(config, key)
+    if value is None:
+        return default.rstrip("/")
+    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", str(value)):
+        _fail(key, "an http(s) URL such as https://api.example.com", value)
+    return str(value).rstrip("/")

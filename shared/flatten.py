@@ -1,0 +1,46 @@
+"""Nested records to flat rows: ``{"a": {"b": 1}}`` becomes ``{"a_b": 1}``.
+
+Lists become JSON strings (their length varies, so they cannot be columns), objects deeper than ``max_depth``
+become JSON strings, and keys named in ``json_keys`` stay whole as JSON strings (for fields whose shape varies
+between rows, such as a value that is a string in one row and an object in the next). A flattened name that
+collides with another key raises instead of silently overwriting it.
+
+Public: flatten_record, to_json
+"""
+
+import json
+from typing import Any
+
+
+def to_json(value: Any) -> str:
+    """Compact, key-sorted JSON (stable text for the same value)."""
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False, default=str)
+
+
+def flatten_record(record: dict, *, separator: str = "_", max_depth: int = 3,
+                   json_keys: frozenset[str] | set[str] = frozenset()) -> dict:
+    """One flat dict; ``json_keys`` are top-level keys kept as JSON whatever their shape (None stays None)."""
+    flat: dict = {}
+    for key, value in record.items():
+        if key in json_keys:
+            _put(flat, key, None if value is None else to_json(value), key)
+        else:
+            _flatten_into(flat, key, value, separator, max_depth, 1)
+    return flat
+
+
+def _flatten_into(flat: dict, name: str, value: Any, separator: str, max_depth: int, depth: int) -> None:
+    if isinstance(value, dict) and value and depth <= max_depth:
+        for key, inner in value.items():
+            _flatten_into(flat, f"{name}{separator}{key}", inner, separator, max_depth, depth + 1)
+    elif isinstance(value, (dict, list)):
+        _put(flat, name, to_json(value), name)
+    else:
+        _put(flat, name, value, name)
+
+
+def _put(flat: dict, name: str, value: Any, source: str) -> None:
+    if name in flat:
+        raise ValueError(f"flattening produced the column {name!r} twice (from {source!r} and an earlier key); "
+                         "rename one of them")
+    flat[name] = value

@@ -1,0 +1,297 @@
+"""HTTP transport for every connector: one Session per sync, timeouts, retries, rate limiting and redaction.
+
+Rules (each has a unit test):
+- connect and read timeouts on every request;
+- retry 408/429/500/502/503/504, connection errors, timeouts and bodies cut off mid-read, with exponential
+  backoff and full jitter; ``Retry-After`` (seconds or HTTP date) and ``retry-after-ms`` are honoured, capped;
+- any other 4xx fails at once; a 401 refreshes the auth once when it can (``auth.invalidate()``) and retries;
+- an optional client-side rate limiter runs before every attempt;
+- every message (log or exception) goes through the sync's Redactor, and exceptions are raised outside the
+  ``except`` block so no chained exception can carry an unredacted URL.
+
+Public: Client, RetryPolicy, RateLimiter, HttpError, TransportError, RETRYABLE_STATUSES, parse_retry_after
+"""
+
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+
+import requests
+import urllib3
+
+from shared.redaction import Redactor
+
+RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+AUTH_FAILURE_STATUSES = frozenset({401, 403})
+BODY_EXCERPT_CHARS = 300
+
+# Reached through the module so tests can patch them: ``monkeypatch.setattr(http_client, "sleep", ...)``.
+sleep = time.sleep
+jitter = random.uniform
+
+_TRANSIENT_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+    urllib3.exceptions.ProtocolError,
+    urllib3.exceptions.ReadTimeoutError,
+)
+_UNSET = object()
+
+
+class HttpError(Exception):
+    """A response that is not retried (or ran out of retries). ``status`` is the HTTP status code."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+
+
+class TransportError(Exception):
+    """The network failed (connection, timeout, truncated body) on every attempt."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    backoff_base_s: float = 1.0
+    backoff_cap_s: float = 60.0
+    retry_after_cap_s: float = 300.0
+
+    def backoff_s(self, attempt: int) -> float:
+        """Full jitter: uniform in [0, min(cap, base * 2**(attempt-1))]."""
+        return jitter(0, min(self.backoff_cap_s, self.backoff_base_s * 2 ** (attempt - 1)))
+
+
+class RateLimiter:
+    """Client-side limit over sliding windows, e.g. ``RateLimiter.per(second=3, minute=120)``."""
+
+    def __init__(self, limits: list[tuple[float, int]], clock: Callable[[], float] = time.monotonic):
+        self._limits = [(float(window_s), int(count)) for window_s, count in limits]
+        self._longest_s = max(window_s for window_s, _ in self._limits)
+        self._clock = clock
+        self._sent: deque[float] = deque()
+
+    @classmethod
+    def per(cls, second: float | None = None, minute: int | None = None, **_) -> "RateLimiter":
+        limits = []
+        if second:
+            # Below one per second, allow one request per 1/second seconds.
+            limits.append((1.0, int(second)) if second >= 1 else (1.0 / second, 1))
+        if minute:
+            limits.append((60.0, minute))
+        return cls(limits)
+
+    def _wait_s(self, now: float) -> float:
+        wait = 0.0
+        for window_s, count in self._limits:
+            in_window = [t for t in self._sent if t > now - window_s]
+            if len(in_window) >= count:
+                wait = max(wait, in_window[-count] + window_s - now)
+        return wait
+
+    def acquire(self) -> None:
+        while True:
+            now = self._clock()
+            while self._sent and self._sent[0] <= now - self._longest_s:
+                self._sent.popleft()
+            wait = self._wait_s(now)
+            if wait <= 0:
+                self._sent.append(now)
+                return
+            sleep(wait)
+
+
+def parse_retry_after(response: requests.Response, cap_s: float, now: Callable[[], float] = time.time) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or HTTP date), capped; None if absent."""
+    millis = response.headers.get("retry-after-ms")
+    value = response.headers.get("Retry-After")
+    try:
+        if millis is not None:
+            return min(cap_s, max(0.0, float(millis) / 1000))
+        if value is None:
+            return None
+        value = value.strip()
+        if value.replace(".", "", 1).isdigit():
+            return min(cap_s, float(value))
+        return min(cap_s, max(0.0, parsedate_to_datetime(value).timestamp() - now()))
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+class Client:
+    """One ``requests.Session`` with the retry, auth, rate-limit and redaction rules of a sync.
+
+    ``with_auth`` returns a client that shares the session, limiter and redactor but signs with another auth,
+    e.g. an OAuth2 auth whose token requests go through the plain client.
+    """
+
+    def __init__(
+        self,
+        *,
+        auth: requests.auth.AuthBase | None = None,
+        timeout_s: tuple[float, float] = (10.0, 60.0),
+        retry: RetryPolicy = RetryPolicy(),
+        limiter: RateLimiter | None = None,
+        redactor: Redactor | None = None,
+        headers: dict | None = None,
+        auth_failure_hint: str = "",
+        on_response: Callable[[requests.Response], None] | None = None,
+        log=None,
+        session: requests.Session | None = None,
+    ):
+        self.session = session or requests.Session()
+        if headers:
+            self.session.headers.update(headers)
+        self.timeout_s = timeout_s
+        self.retry = retry
+        self.limiter = limiter
+        self.redactor = redactor or Redactor()
+        self.auth_failure_hint = auth_failure_hint
+        self.on_response = on_response
+        self.log = log or logging.getLogger("shared.http")
+        self.auth = None
+        self._use_auth(auth)
+
+    def _use_auth(self, auth) -> None:
+        self.auth = auth
+        if auth is not None and hasattr(auth, "secret_values"):
+            self.redactor.add_provider(auth.secret_values)
+
+    def with_auth(self, auth, auth_failure_hint: str | None = None) -> "Client":
+        other = Client.__new__(Client)
+        other.__dict__.update(self.__dict__)
+        if auth_failure_hint is not None:
+            other.auth_failure_hint = auth_failure_hint
+        other._use_auth(auth)
+        return other
+
+    def close(self) -> None:
+        self.session.close()
+
+    def get(self, url: str, **kwargs) -> requests.Response:
+        return self.request("GET", url, **kwargs)
+
+    def request(self, method, url, *, params=None, data=None, headers=None, stream=False, auth=_UNSET,
+                description: str | None = None) -> requests.Response:
+        """Send with retries; return a response with status < 400 or raise HttpError / TransportError."""
+        auth = self.auth if auth is _UNSET else auth
+        what = description or f"{method} {self.redactor.redact(_without_query(url))}"
+        refreshed = False
+        attempt = 0
+        while True:
+            attempt += 1
+            failure, wait_s, response = self._attempt(method, url, params, data, headers, stream, auth, attempt)
+            if failure is None:
+                return response
+            if response is not None and response.status_code == 401 and not refreshed and _can_refresh(auth):
+                refreshed = True
+                attempt -= 1  # the refresh is not a failed attempt
+                self.log.info(f"{what}: HTTP 401, renewing the credentials once and retrying")
+                auth.invalidate()
+                continue
+            if response is not None and response.status_code not in RETRYABLE_STATUSES:
+                raise self._http_error(what, response)
+            if attempt >= self.retry.max_attempts:
+                break
+            self._log_retry(what, failure, attempt, wait_s)
+            sleep(wait_s)
+        if response is not None:
+            raise self._http_error(what, response, attempts=attempt)
+        raise TransportError(f"{what} failed after {attempt} attempts: {failure}")
+
+    def _log_retry(self, what: str, failure: str, attempt: int, wait_s: float) -> None:
+        self.log.warning(f"{what}: {failure}; retry {attempt} of {self.retry.max_attempts - 1} in {wait_s:.1f}s")
+
+    def _attempt(self, method, url, params, data, headers, stream, auth, attempt):
+        """One try: (None, 0, response) on success, else (failure text, seconds to wait, response or None)."""
+        if self.limiter:
+            self.limiter.acquire()
+        failure = None
+        try:
+            response = self.session.request(method, url, params=params, data=data, headers=headers, auth=auth,
+                                            timeout=self.timeout_s, stream=stream)
+        except _TRANSIENT_ERRORS as exc:
+            failure = self.describe_transport_error(exc)
+        if failure is not None:
+            return failure, self.retry.backoff_s(attempt), None
+        if self.on_response:
+            self.on_response(response)
+        if response.status_code < 400:
+            return None, 0.0, response
+        retry_after = parse_retry_after(response, self.retry.retry_after_cap_s)
+        wait_s = retry_after if retry_after is not None else self.retry.backoff_s(attempt)
+        _read_error_body(response)
+        return f"HTTP {response.status_code}", wait_s, response
+
+    def describe_transport_error(self, exc: BaseException) -> str:
+        """A short, redacted description of a network failure (its text often holds the full URL)."""
+        return self.redactor.redact(f"{type(exc).__name__}: {_root_cause(exc)}")
+
+    def _http_error(self, what: str, response: requests.Response, attempts: int = 1) -> HttpError:
+        body = self.redactor.redact(_excerpt(response))
+        after = f" after {attempts} attempts" if attempts > 1 else ""
+        message = f"{what} returned HTTP {response.status_code}{after}"
+        if response.status_code in AUTH_FAILURE_STATUSES and self.auth_failure_hint:
+            message += f". {self.auth_failure_hint}"
+        if body:
+            message += f". Response: {body}"
+        return HttpError(message, response.status_code)
+
+    def call_with_retries(self, what: str, fn: Callable[[], object]):
+        """Run ``fn`` (e.g. a streamed download and its parsing) again when the network fails mid-way.
+
+        Only transport failures are retried here; ``fn`` must be safe to repeat (upserts by primary key are).
+        """
+        for attempt in range(1, self.retry.max_attempts + 1):
+            failure = None
+            try:
+                return fn()
+            except (TransportError, *_TRANSIENT_ERRORS) as exc:
+                failure = self.describe_transport_error(exc)
+            if attempt < self.retry.max_attempts:
+                wait_s = self.retry.backoff_s(attempt)
+                self._log_retry(what, failure, attempt, wait_s)
+                sleep(wait_s)
+        raise TransportError(f"{what} failed after {self.retry.max_attempts} attempts: {failure}")
+
+
+def _read_error_body(response: requests.Response) -> None:
+    """Read (at most a little of) an error body, so the excerpt is available and the connection can be reused."""
+    try:
+        if response._content is False:  # streamed: nothing read yet
+            response._content = response.raw.read(64 * 1024, decode_content=True)
+    except (*_TRANSIENT_ERRORS, urllib3.exceptions.HTTPError):
+        response._content = b""
+    finally:
+        response.close()
+
+
+def _can_refresh(auth) -> bool:
+    return auth is not None and callable(getattr(auth, "invalidate", None))
+
+
+def _without_query(url: str) -> str:
+    return url.split("?", 1)[0]
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost reason (e.g. 'Connection refused'), not the wrapper's text with the URL."""
+    seen = exc
+    while seen.__cause__ is not None or (seen.args and isinstance(seen.args[0], BaseException)):
+        seen = seen.__cause__ if seen.__cause__ is not None else seen.args[0]
+    reason = getattr(seen, "reason", None)
+    return str(reason if reason is not None else seen)[:200]
+
+
+def _excerpt(response: requests.Response) -> str:
+    try:
+        text = response.text
+    except (requests.RequestException, urllib3.exceptions.HTTPError, RuntimeError):
+        return ""
+    return " ".join(text.split())[:BODY_EXCERPT_CHARS]

@@ -1,0 +1,103 @@
+"""Paging loops as plain generators, one per style, each with one explicit stop rule.
+
+Every generator yields ``Page(records, response, next_token)``; ``next_token`` is what resumes the walk after this
+page (a cursor, a URL or a page number; None on the last page), so a connector can checkpoint it.
+Guards: a repeated cursor or URL raises (it would loop forever), and so does passing ``max_pages`` (a ceiling is
+a failure, never a silent stop).
+
+Public: Page, PaginationError, by_cursor, by_page_number, by_next_link, next_link
+"""
+
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
+from urllib.parse import urljoin
+
+import requests
+
+from shared.parsing import json_body
+
+DEFAULT_MAX_PAGES = 1_000_000
+
+
+class Page(NamedTuple):
+    records: list
+    response: requests.Response
+    next_token: Any
+
+
+class PaginationError(Exception):
+    """The API's paging signals are inconsistent (repeated cursor, 'more' without a cursor, too many pages)."""
+
+
+def by_cursor(http, url: str, *, records_of: Callable[[Any], list], next_cursor_of: Callable[[Any], str | None],
+              params: dict | None = None, cursor_param: str = "cursor", start_cursor: str | None = None,
+              max_pages: int = DEFAULT_MAX_PAGES) -> Iterator[Page]:
+    """Opaque cursor in the query string (URL-encoded by requests). Stops when ``next_cursor_of`` returns None."""
+    cursor = start_cursor
+    seen = set()
+    for _ in range(max_pages):
+        query = dict(params or {})
+        if cursor:
+            query[cursor_param] = cursor
+        response = http.get(url, params=query)
+        body = json_body(response)
+        next_cursor = next_cursor_of(body)
+        yield Page(records_of(body), response, next_cursor)
+        if not next_cursor:
+            return
+        if next_cursor in seen or next_cursor == cursor:
+            raise PaginationError(f"{_path(url)}: the API returned cursor {next_cursor!r} twice; stopping a loop")
+        seen.add(next_cursor)
+        cursor = next_cursor
+    raise PaginationError(f"{_path(url)}: more than {max_pages} pages; raise max_pages if this is expected")
+
+
+def by_page_number(http, url: str, *, records_of: Callable[[Any], list], is_last_page: Callable[[Any, list], bool],
+                   params: dict | None = None, page_param: str = "page", first_page: int = 1,
+                   max_pages: int = DEFAULT_MAX_PAGES) -> Iterator[Page]:
+    """Numbered pages from ``first_page``; stops when the API's own ``is_last_page(body, records)`` says so."""
+    page = first_page
+    for _ in range(max_pages):
+        response = http.get(url, params={**(params or {}), page_param: page})
+        body = json_body(response)
+        records = records_of(body)
+        last = is_last_page(body, records)
+        yield Page(records, response, None if last else page + 1)
+        if last:
+            return
+        page += 1
+    raise PaginationError(f"{_path(url)}: more than {max_pages} pages; raise max_pages if this is expected")
+
+
+def by_next_link(http, url: str, *, records_of: Callable[[Any], list], params: dict | None = None,
+                 max_pages: int = DEFAULT_MAX_PAGES) -> Iterator[Page]:
+    """Follow the ``Link: <...>; rel="next"`` header verbatim; stops when a page has no next link.
+
+    ``params`` apply to the first request only: a next link already carries the whole query.
+    """
+    next_url, query = url, params
+    seen = {url}
+    for _ in range(max_pages):
+        response = http.get(next_url, params=query)
+        body = json_body(response)
+        following = next_link(response)
+        yield Page(records_of(body), response, following)
+        if following is None:
+            return
+        if following in seen:
+            raise PaginationError(f"{_path(url)}: the next link repeats an earlier page; stopping a loop")
+        seen.add(following)
+        next_url, query = following, None
+    raise PaginationError(f"{_path(url)}: more than {max_pages} pages; raise max_pages if this is expected")
+
+
+def next_link(response: requests.Response) -> str | None:
+    """The absolute URL of ``rel="next"`` (relative links resolved against the request URL), or None."""
+    link = response.links.get("next")
+    if not link or not link.get("url"):
+        return None
+    return urljoin(response.url, link["url"])
+
+
+def _path(url: str) -> str:
+    return url.split("?", 1)[0]

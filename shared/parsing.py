@@ -1,0 +1,234 @@
+"""Turning response bodies into rows: JSON envelopes, streamed CSV, and XML without DTDs or entities.
+
+Malformed input is an error with a clear message (``PayloadError``), never "zero rows".
+A body cut off mid-read while streaming surfaces as ``shared.http_client.TransportError`` so the caller can
+download again.
+
+Public: PayloadError, json_body, require, body_chunks, csv_rows, xml_rows
+"""
+
+import codecs
+import csv
+import sys
+import xml.parsers.expat
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import requests
+import urllib3
+
+from shared.http_client import TransportError
+
+CSV_FIELD_LIMIT_CHARS = 64 * 1024 * 1024  # the csv module's default (128 KiB) rejects large free-text fields
+CHUNK_BYTES = 256 * 1024
+EXCERPT_CHARS = 200
+
+csv.field_size_limit(min(sys.maxsize, CSV_FIELD_LIMIT_CHARS))
+
+
+class PayloadError(ValueError):
+    """A body that does not have the documented shape."""
+
+
+def _excerpt(text: str) -> str:
+    return " ".join(text[: EXCERPT_CHARS * 4].split())[:EXCERPT_CHARS]
+
+
+def json_body(response: requests.Response) -> Any:
+    """The parsed JSON body, or PayloadError naming the endpoint and the start of what came back."""
+    try:
+        return response.json()
+    except ValueError:
+        path = response.url.split("?", 1)[0] if response.url else "the API"
+        raise PayloadError(f"{path} returned a body that is not JSON: {_excerpt(response.text)!r}") from None
+
+
+def require(body: Any, *path: str, where: str = "response") -> Any:
+    """``body[path[0]][path[1]]...``; a missing key is a PayloadError, so a changed envelope never means 0 rows."""
+    node = body
+    for depth, key in enumerate(path):
+        if not isinstance(node, dict) or key not in node:
+            found = sorted(node)[:10] if isinstance(node, dict) else type(node).__name__
+            raise PayloadError(f"{where} lacks {'.'.join(path[:depth + 1])!r} (found {found})")
+        node = node[key]
+    return node
+
+
+# --- CSV --------------------------------------------------------------------------------------------------------
+
+def body_chunks(response: requests.Response) -> Iterator[bytes]:
+    """The (decompressed) body of a streamed response in pieces; a body cut off mid-read raises TransportError."""
+    try:
+        yield from response.raw.stream(CHUNK_BYTES, decode_content=True)
+    except (urllib3.exceptions.ProtocolError, urllib3.exceptions.ReadTimeoutError,
+            requests.ConnectionError, requests.Timeout, OSError) as exc:
+        failure = f"{type(exc).__name__} while reading the body"
+    else:
+        return
+    raise TransportError(failure)
+
+
+def _text_chunks(chunks: Iterable[bytes], encoding: str) -> Iterator[str]:
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    try:
+        for chunk in chunks:
+            yield decoder.decode(chunk)
+        yield decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        raise PayloadError(f"body is not valid {encoding}: {exc.reason} at byte {exc.start}") from None
+
+
+def _lines(chunks: Iterable[str]) -> Iterator[str]:
+    """Split text chunks into lines that keep their line ends (csv needs them to keep newlines in quoted fields)."""
+    tail = ""
+    for piece in chunks:
+        if not piece:
+            continue
+        parts = (tail + piece).split("\n")
+        tail = parts.pop()
+        for part in parts:
+            yield part + "\n"
+    if tail:
+        yield tail
+
+
+def csv_rows(source: requests.Response | Iterable[str], *, encoding: str = "utf-8-sig",
+             delimiter: str = ",") -> Iterator[dict[str, str]]:
+    """Rows of a CSV body as dicts, streamed: memory does not grow with the body.
+
+    The first row is the header (a BOM is dropped with ``utf-8-sig``); newlines inside quoted fields are kept.
+    A row with more or fewer fields than the header, or a duplicate header name, is a PayloadError.
+    ``source`` is a streamed response (``stream=True``) or any iterable of text chunks.
+    """
+    chunks = _text_chunks(body_chunks(source), encoding) if isinstance(source, requests.Response) else source
+    reader = csv.reader(_lines(chunks), delimiter=delimiter, strict=True)
+    try:
+        header = next(reader, None)
+        if header is None:
+            return
+        if header and header[0].startswith("\ufeff"):  # a BOM in text that was decoded without utf-8-sig
+            header[0] = header[0][1:]
+        _check_header(header)
+        for values in reader:
+            if not values:
+                continue  # a blank line, e.g. at the end of the file
+            if len(values) != len(header):
+                raise PayloadError(f"CSV row at line {reader.line_num} has {len(values)} fields, the header has "
+                                   f"{len(header)}")
+            yield dict(zip(header, values, strict=True))
+    except csv.Error as exc:
+        raise PayloadError(f"CSV is malformed at line {reader.line_num}: {exc}") from None
+
+
+def _check_header(header: list[str]) -> None:
+    names = [name.strip() for name in header]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates or not all(names):
+        raise PayloadError(f"CSV header has duplicate or empty column names: {duplicates or header}")
+
+
+# --- XML --------------------------------------------------------------------------------------------------------
+
+class _RowBuilder:
+    """Expat callbacks that build one dict per row element below the root, yielding each as soon as it closes."""
+
+    def __init__(self, root: str, row: str):
+        self.root, self.row = root, row
+        self.depth = 0
+        self.stack: list[tuple[str, dict, list[str]]] = []
+        self.done: list[dict] = []
+
+    def start(self, name, attributes):
+        name = _local(name)
+        self.depth += 1
+        if self.depth == 1:
+            if name != self.root:
+                raise PayloadError(f"XML root is <{name}>, expected <{self.root}>")
+            return
+        if self.depth == 2 and name != self.row:
+            raise PayloadError(f"XML <{self.root}> holds <{name}>, expected <{self.row}> rows")
+        self.stack.append((name, {_local(k): v for k, v in attributes.items()}, []))
+
+    def text(self, data):
+        if self.stack:
+            self.stack[-1][2].append(data)
+
+    def end(self, _name):
+        self.depth -= 1
+        if not self.stack:
+            return
+        name, children, texts = self.stack.pop()
+        text = "".join(texts).strip()
+        value = children if children else (text if text else None)
+        if children and text:
+            children["text"] = text
+        if not self.stack:
+            self.done.append(value if isinstance(value, dict) else ({"text": value} if value else {}))
+            return
+        _add_child(self.stack[-1][1], name, value)
+
+
+def _add_child(parent: dict, name: str, value) -> None:
+    """Repeated elements become a list (element values are never lists otherwise, so this is unambiguous)."""
+    if name not in parent:
+        parent[name] = value
+    elif isinstance(parent[name], list):
+        parent[name].append(value)
+    else:
+        parent[name] = [parent[name], value]
+
+
+def _local(name: str) -> str:
+    return name.rsplit(":", 1)[-1].rsplit("}", 1)[-1]
+
+
+def _refuse(*_args):
+    raise PayloadError("XML with a DTD or entity declarations is refused")
+
+
+def xml_rows(source: requests.Response | Iterable[bytes], *, root: str, row: str) -> Iterator[dict]:
+    """Row dicts from an XML document ``<root><row>...</row>...</root>``, parsed incrementally with expat.
+
+    Child elements become keys (nested elements dicts, repeated elements lists, empty elements None), attributes
+    become keys, namespaces are dropped. A DTD or entity declaration is refused (no expansion, no external
+    fetch); the root and row element names are checked. An empty body or an empty root yields nothing.
+    A body that is not XML at all (e.g. a plain-text error) raises PayloadError quoting its start.
+    ``source`` is a streamed response or an iterable of byte chunks.
+    """
+    chunks = body_chunks(source) if isinstance(source, requests.Response) else source
+    builder = _RowBuilder(root, row)
+    parser = xml.parsers.expat.ParserCreate()
+    parser.StartElementHandler = builder.start
+    parser.EndElementHandler = builder.end
+    parser.CharacterDataHandler = builder.text
+    parser.StartDoctypeDeclHandler = _refuse
+    parser.EntityDeclHandler = _refuse
+    parser.ExternalEntityRefHandler = _refuse
+    parser.SetParamEntityParsing(xml.parsers.expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    head = b""
+    has_content = False
+    pieces = iter(chunks)
+    try:
+        for chunk in pieces:
+            if not chunk:
+                continue
+            if len(head) < EXCERPT_CHARS:
+                head += chunk[:EXCERPT_CHARS]
+            has_content = has_content or bool(chunk.strip())
+            parser.Parse(chunk, False)
+            yield from builder.done
+            builder.done.clear()
+        if not has_content:
+            return  # an empty body means no rows
+        parser.Parse(b"", True)
+    except xml.parsers.expat.ExpatError as exc:
+        failure = str(exc)
+    else:
+        yield from builder.done
+        return
+    for chunk in pieces:  # read a little more, so the message can quote e.g. a plain-text error
+        if len(head) >= EXCERPT_CHARS:
+            break
+        head += chunk[:EXCERPT_CHARS]
+    text = head.decode("utf-8", "replace")
+    raise PayloadError(f"body is not the expected XML ({failure}); it starts with {_excerpt(text)!r}")

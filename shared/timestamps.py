@@ -1,0 +1,78 @@
+"""Every source's way of writing time, to one UTC ISO-8601 form.
+
+The output always has six fractional digits and a ``Z`` (``2023-05-23T23:28:15.000000Z``), so two values compare
+correctly as strings too, and the SDK reads it for UTC_DATETIME columns.
+
+Public: utc_iso, from_epoch_seconds, from_epoch_millis, parse_iso, parse_format, to_utc_iso, parse_utc
+"""
+
+from datetime import date, datetime, timezone
+
+UTC = timezone.utc
+_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def utc_iso(moment: datetime) -> str:
+    """A datetime as UTC ISO-8601; a naive datetime is taken to be UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime(_FORMAT)
+
+
+def from_epoch_seconds(value: int | float | str) -> str:
+    return utc_iso(datetime.fromtimestamp(float(value), tz=UTC))
+
+
+def from_epoch_millis(value: int | float | str) -> str:
+    millis = int(float(value))
+    seconds, remainder = divmod(millis, 1000)
+    return utc_iso(datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=remainder * 1000))
+
+
+def parse_iso(text: str, *, assume: timezone = UTC) -> datetime:
+    """ISO-8601 with ``Z``, an offset, or none (then ``assume``); a date alone is midnight."""
+    cleaned = text.strip()
+    if cleaned.endswith(("Z", "z")):
+        cleaned = cleaned[:-1] + "+00:00"
+    moment = datetime.fromisoformat(_trim_fraction(cleaned))
+    return moment if moment.tzinfo else moment.replace(tzinfo=assume)
+
+
+def _trim_fraction(text: str) -> str:
+    """Python 3.10's fromisoformat accepts only 3 or 6 fractional digits: pad or cut to 6."""
+    if "." not in text:
+        return text
+    head, rest = text.split(".", 1)
+    digits = len(rest) - len(rest.lstrip("0123456789"))
+    fraction, tail = rest[:digits], rest[digits:]
+    return f"{head}.{(fraction + '000000')[:6]}{tail}"
+
+
+def parse_format(text: str, fmt: str, *, assume: timezone = UTC) -> datetime:
+    """A vendor format such as ``%Y/%m/%d %H:%M:%S``; naive values are taken in ``assume``."""
+    moment = datetime.strptime(text.strip(), fmt)
+    return moment if moment.tzinfo else moment.replace(tzinfo=assume)
+
+
+def to_utc_iso(value, *formats: str) -> str | None:
+    """Any ISO string (or one of ``formats``), a datetime or a date, as UTC ISO; blank or None gives None."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, datetime):
+        return utc_iso(value)
+    if isinstance(value, date):
+        return utc_iso(datetime(value.year, value.month, value.day))
+    for fmt in formats:
+        try:
+            return utc_iso(parse_format(value, fmt))
+        except ValueError:
+            continue
+    try:
+        return utc_iso(parse_iso(value))
+    except ValueError:
+        raise ValueError(f"unrecognised timestamp {value!r}") from None
+
+
+def parse_utc(text: str) -> datetime:
+    """Read back a value written by ``utc_iso`` (or any ISO string) as an aware datetime."""
+    return parse_iso(text)

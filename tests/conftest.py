@@ -1,0 +1,56 @@
+"""Fixtures shared by every test: no real sleeping, and a sandbox started on demand."""
+
+import pytest
+
+from sandbox.server import Sandbox
+from shared import http_client
+
+
+@pytest.fixture
+def sleeps(monkeypatch):
+    """Patch out sleeping in the HTTP client; the list records every requested wait."""
+    waited: list[float] = []
+    monkeypatch.setattr(http_client, "sleep", waited.append)
+    return waited
+
+
+@pytest.fixture
+def sandbox():
+    """``sandbox(*fakes)`` starts a server on 127.0.0.1 with those fakes; stopped after the test."""
+    started: list[Sandbox] = []
+
+    def start(*fakes) -> Sandbox:
+        box = Sandbox(*fakes).start()
+        started.append(box)
+        return box
+
+    yield start
+    for box in started:
+        box.stop()
+
+
+class ListLog:
+    """A stand-in for the SDK's Logging: records (level, message)."""
+
+    def __init__(self):
+        self.lines: list[tuple[str, str]] = []
+
+    def info(self, message):
+        self.lines.append(("INFO", message))
+
+    def warning(self, message):
+        self.lines.append(("WARNING", message))
+
+    def severe(self, message, *_):
+        self.lines.append(("SEVERE", message))
+
+    def fine(self, message):
+        self.lines.append(("FINE", message))
+
+    def text(self) -> str:
+        return "\n".join(message for _, message in self.lines)
+
+
+@pytest.fixture
+def log():
+    return ListLog()

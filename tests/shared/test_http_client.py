@@ -1,0 +1,293 @@
+"""shared.http_client: retries, backoff, Retry-After, 4xx handling, 401 refresh, rate limiting, redaction."""
+
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+
+import pytest
+import requests
+import responses
+
+from sandbox.server import Reply
+from shared import http_client
+from shared.auth import QueryKey
+from shared.http_client import Client, HttpError, RateLimiter, RetryPolicy, TransportError, parse_retry_after
+from shared.redaction import Redactor
+
+URL = "https://api.example.test/items"
+
+
+def client(**kwargs) -> Client:
+    return Client(**kwargs)
+
+
+@responses.activate
+def test_retries_a_500_then_returns_the_success(sleeps):
+    responses.get(URL, status=500)
+    responses.get(URL, json={"ok": True})
+    assert client().get(URL).json() == {"ok": True}
+    assert len(responses.calls) == 2
+    assert len(sleeps) == 1
+
+
+@pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504])
+@responses.activate
+def test_every_transient_status_is_retried(status, sleeps):
+    responses.get(URL, status=status)
+    responses.get(URL, json={})
+    client().get(URL)
+    assert len(responses.calls) == 2
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 405, 409, 422])
+@responses.activate
+def test_other_4xx_fail_at_once(status, sleeps):
+    responses.get(URL, status=status, json={"message": "nope"})
+    with pytest.raises(HttpError) as error:
+        client().get(URL)
+    assert error.value.status == status
+    assert len(responses.calls) == 1
+    assert sleeps == []
+
+
+@responses.activate
+def test_retry_after_seconds_is_honoured(sleeps):
+    responses.get(URL, status=429, headers={"Retry-After": "7"})
+    responses.get(URL, json={})
+    client().get(URL)
+    assert sleeps == [7.0]
+
+
+@responses.activate
+def test_retry_after_http_date_is_honoured(sleeps):
+    when = datetime.now(timezone.utc) + timedelta(seconds=30)
+    responses.get(URL, status=503, headers={"Retry-After": format_datetime(when, usegmt=True)})
+    responses.get(URL, json={})
+    client().get(URL)
+    assert 27 <= sleeps[0] <= 30
+
+
+@responses.activate
+def test_retry_after_is_capped(sleeps):
+    responses.get(URL, status=429, headers={"Retry-After": "86400"})
+    responses.get(URL, json={})
+    client(retry=RetryPolicy(retry_after_cap_s=120)).get(URL)
+    assert sleeps == [120]
+
+
+def test_parse_retry_after_forms():
+    def response(headers):
+        r = requests.Response()
+        r.headers.update(headers)
+        return r
+
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp()
+    assert parse_retry_after(response({"Retry-After": "2.5"}), 300) == 2.5
+    assert parse_retry_after(response({"retry-after-ms": "1500"}), 300) == 1.5
+    assert parse_retry_after(response({"Retry-After": "Thu, 01 Jan 2026 00:01:00 GMT"}), 300, lambda: now) == 60
+    assert parse_retry_after(response({"Retry-After": "Wed, 31 Dec 2025 00:00:00 GMT"}), 300, lambda: now) == 0
+    assert parse_retry_after(response({"Retry-After": "soon"}), 300) is None
+    assert parse_retry_after(response({}), 300) is None
+
+
+@responses.activate
+def test_backoff_is_exponential_with_full_jitter(sleeps, monkeypatch):
+    bounds = []
+    monkeypatch.setattr(http_client, "jitter", lambda low, high: bounds.append((low, high)) or high)
+    for _ in range(4):
+        responses.get(URL, status=502)
+    responses.get(URL, json={})
+    client(retry=RetryPolicy(max_attempts=5, backoff_base_s=1, backoff_cap_s=5)).get(URL)
+    assert bounds == [(0, 1), (0, 2), (0, 4), (0, 5)]
+    assert sleeps == [1, 2, 4, 5]
+
+
+@responses.activate
+def test_gives_up_after_max_attempts_with_the_last_status(sleeps):
+    for _ in range(3):
+        responses.get(URL, status=503)
+    with pytest.raises(HttpError, match="HTTP 503 after 3 attempts") as error:
+        client(retry=RetryPolicy(max_attempts=3)).get(URL)
+    assert error.value.status == 503
+    assert len(responses.calls) == 3
+
+
+@responses.activate
+def test_connection_errors_and_timeouts_are_retried(sleeps):
+    responses.get(URL, body=requests.ConnectionError("refused"))
+    responses.get(URL, body=requests.exceptions.ReadTimeout("slow"))
+    responses.get(URL, body=requests.exceptions.ChunkedEncodingError("cut"))
+    responses.get(URL, json={"ok": 1})
+    assert client().get(URL).json() == {"ok": 1}
+    assert len(sleeps) == 3
+
+
+@responses.activate
+def test_transport_failure_on_every_attempt_raises_transport_error(sleeps):
+    for _ in range(2):
+        responses.get(URL, body=requests.ConnectionError("refused"))
+    with pytest.raises(TransportError, match="after 2 attempts"):
+        client(retry=RetryPolicy(max_attempts=2)).get(URL)
+
+
+class RefreshableAuth(requests.auth.AuthBase):
+    def __init__(self):
+        self.token, self.invalidated = "t1", 0
+
+    def __call__(self, request):
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        return request
+
+    def invalidate(self):
+        self.invalidated += 1
+        self.token = f"t{self.invalidated + 1}"
+
+
+@responses.activate
+def test_a_401_refreshes_the_auth_once_and_retries(sleeps):
+    responses.get(URL, status=401)
+    responses.get(URL, json={"ok": True})
+    auth = RefreshableAuth()
+    assert client(auth=auth).get(URL).json() == {"ok": True}
+    assert auth.invalidated == 1
+    assert responses.calls[1].request.headers["Authorization"] == "Bearer t2"
+
+
+@responses.activate
+def test_a_second_401_fails_without_another_refresh(sleeps):
+    responses.get(URL, status=401)
+    responses.get(URL, status=401)
+    auth = RefreshableAuth()
+    with pytest.raises(HttpError) as error:
+        client(auth=auth, auth_failure_hint="Check the token.").get(URL)
+    assert auth.invalidated == 1
+    assert len(responses.calls) == 2
+    assert error.value.status == 401
+    assert "Check the token." in str(error.value)
+
+
+@responses.activate
+def test_a_401_without_refreshable_auth_is_not_retried(sleeps):
+    responses.get(URL, status=401)
+    with pytest.raises(HttpError):
+        client().get(URL)
+    assert len(responses.calls) == 1
+
+
+def test_every_request_has_connect_and_read_timeouts(monkeypatch):
+    seen = {}
+
+    def fake_request(self, method, url, **kwargs):
+        seen.update(kwargs)
+        response = requests.Response()
+        response.status_code = 200
+        return response
+
+    monkeypatch.setattr(requests.Session, "request", fake_request)
+    client(timeout_s=(3.0, 9.0)).get(URL)
+    assert seen["timeout"] == (3.0, 9.0)
+
+
+def test_one_session_is_shared_by_clients_made_with_with_auth():
+    base = client()
+    other = base.with_auth(QueryKey("apiKey", "k" * 10))
+    assert other.session is base.session
+    assert other.redactor is base.redactor
+
+
+@responses.activate
+def test_a_key_in_the_query_string_never_reaches_an_exception_or_log(sleeps, log):
+    secret = "SECRET-query-key-123"
+    responses.get(URL, body=requests.ConnectionError(f"Max retries exceeded with url: /items?apiKey={secret}"))
+    responses.get(URL, status=400, body=f"bad request for apiKey={secret}")
+    c = client(auth=QueryKey("apiKey", secret), log=log)
+    with pytest.raises(HttpError) as error:
+        c.get(URL)
+    assert secret not in str(error.value)
+    assert "***" in str(error.value)
+    assert secret not in log.text()
+    assert error.value.__context__ is None and error.value.__cause__ is None
+
+
+def test_redactor_removes_raw_encoded_and_named_secrets():
+    redactor = Redactor(["a+b/c=d secret"])
+    text = "x a+b/c=d secret y a%2Bb%2Fc%3Dd+secret z a%2Bb%2Fc%3Dd%20secret client_secret=zzz&token=qq"
+    cleaned = redactor.redact(text)
+    assert "secret y" not in cleaned and "a%2Bb" not in cleaned
+    assert "client_secret=***" in cleaned and "token=***" in cleaned
+    assert redactor.redact("Authorization: Bearer abcdef") == "Authorization: ***"
+
+
+def test_redactor_asks_providers_every_time():
+    current = ["first-token"]
+    redactor = Redactor()
+    redactor.add_provider(lambda: current)
+    assert redactor.redact("first-token") == "***"
+    current[0] = "second-token"
+    assert redactor.redact("second-token first-token") == "*** first-token"
+
+
+def test_rate_limiter_per_second_and_per_minute(monkeypatch):
+    now = [0.0]
+    waits = []
+
+    def fake_sleep(seconds):
+        waits.append(round(seconds, 3))
+        now[0] += seconds
+
+    monkeypatch.setattr(http_client, "sleep", fake_sleep)
+    limiter = RateLimiter([(1.0, 3), (60.0, 5)], clock=lambda: now[0])
+    for _ in range(6):
+        limiter.acquire()
+    assert waits == [1.0, 59.0]
+
+
+def test_rate_limiter_below_one_per_second(monkeypatch):
+    now = [0.0]
+    monkeypatch.setattr(http_client, "sleep", lambda s: now.__setitem__(0, now[0] + s))
+    limiter = RateLimiter.per(second=0.5)
+    limiter._clock = lambda: now[0]
+    limiter.acquire()
+    limiter.acquire()
+    assert now[0] == 2.0
+
+
+@responses.activate
+def test_the_limiter_runs_before_every_attempt(sleeps):
+    acquired = []
+
+    class CountingLimiter:
+        def acquire(self):
+            acquired.append(1)
+
+    responses.get(URL, status=500)
+    responses.get(URL, json={})
+    client(limiter=CountingLimiter()).get(URL)
+    assert len(acquired) == 2
+
+
+def test_a_body_cut_off_mid_read_is_retried(sandbox, sleeps):
+    class Fixed:
+        name = "fixed"
+
+        def handle(self, request):
+            return Reply.json({"rows": list(range(2000))})
+
+    box = sandbox(Fixed())
+    box.faults.add("fixed", "/", "truncate")
+    response = client().get(box.url("fixed") + "/data")
+    assert len(response.json()["rows"]) == 2000
+    assert len(box.requests_to("fixed")) == 2
+
+
+def test_call_with_retries_repeats_a_streamed_read(sleeps, log):
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) < 3:
+            raise TransportError("cut off")
+        return "done"
+
+    assert client(log=log).call_with_retries("report x", flaky) == "done"
+    assert len(calls) == 3
+    assert "report x" in log.text()

@@ -1,0 +1,187 @@
+"""shared.parsing: JSON envelopes, streamed CSV and hardened XML."""
+
+import pytest
+import requests
+import responses
+import urllib3
+
+from shared.http_client import TransportError
+from shared.parsing import PayloadError, body_chunks, csv_rows, json_body, require, xml_rows
+
+
+def chunks(text: str, size: int = 7):
+    return [text[i:i + size] for i in range(0, len(text), size)]
+
+
+# --- JSON -------------------------------------------------------------------------------------------------------
+
+@responses.activate
+def test_json_body_names_the_endpoint_when_the_body_is_not_json():
+    responses.get("https://x.test/brands?cursor=1", body="<html>gateway</html>")
+    with pytest.raises(PayloadError, match=r"https://x.test/brands returned a body that is not JSON.*gateway"):
+        json_body(requests.get("https://x.test/brands?cursor=1", timeout=5))
+
+
+def test_require_walks_the_envelope_and_fails_on_a_missing_key():
+    body = {"paging": {"more": True}, "results": [1]}
+    assert require(body, "results") == [1]
+    assert require(body, "paging", "more") is True
+    with pytest.raises(PayloadError, match="lacks 'items'"):
+        require(body, "items", where="/lists")
+    with pytest.raises(PayloadError, match="lacks 'paging.cursor'"):
+        require(body, "paging", "cursor")
+
+
+# --- CSV --------------------------------------------------------------------------------------------------------
+
+def test_csv_header_bom_and_quoted_newlines():
+    text = '\ufeffid,note\r\n1,"line one\nline two"\r\n2,plain\r\n'
+    rows = list(csv_rows(chunks(text, 5)))
+    assert rows == [{"id": "1", "note": "line one\nline two"}, {"id": "2", "note": "plain"}]
+
+
+def test_csv_bom_is_dropped_when_reading_a_response():
+    class Raw:
+        def stream(self, size, decode_content):
+            yield "\ufeffid,name\n1,é\n".encode()
+
+    response = requests.Response()
+    response.raw = Raw()
+    assert list(csv_rows(response)) == [{"id": "1", "name": "é"}]
+
+
+def test_a_row_longer_than_the_header_is_an_error():
+    with pytest.raises(PayloadError, match="line 3 has 3 fields, the header has 2"):
+        list(csv_rows(["id,name\n1,a\n2,b,extra\n"]))
+
+
+def test_a_row_shorter_than_the_header_is_an_error():
+    with pytest.raises(PayloadError, match="has 1 fields"):
+        list(csv_rows(["id,name\n1\n"]))
+
+
+def test_duplicate_header_names_are_an_error():
+    with pytest.raises(PayloadError, match="duplicate"):
+        list(csv_rows(["id,id\n1,2\n"]))
+
+
+def test_bad_quoting_is_an_error():
+    with pytest.raises(PayloadError, match="malformed"):
+        list(csv_rows(['id,name\n1,"unterminated\n']))
+
+
+def test_empty_body_and_header_only_give_no_rows():
+    assert list(csv_rows([])) == []
+    assert list(csv_rows(["id,name\n"])) == []
+
+
+def test_csv_is_streamed_rows_arrive_before_the_body_ends():
+    def endless():
+        yield "id\n"
+        n = 0
+        while True:
+            n += 1
+            yield f"{n}\n"
+
+    reader = csv_rows(endless())
+    assert [next(reader)["id"] for _ in range(5)] == ["1", "2", "3", "4", "5"]
+
+
+def test_a_large_field_is_accepted():
+    big = "x" * 1_000_000
+    assert list(csv_rows([f"id,blob\n1,{big}\n"]))[0]["blob"] == big
+
+
+def test_a_body_cut_off_mid_stream_is_a_transport_error():
+    class Raw:
+        def stream(self, size, decode_content):
+            yield b"id\n1\n"
+            raise urllib3.exceptions.ProtocolError("Response ended prematurely")
+
+    response = requests.Response()
+    response.raw = Raw()
+    with pytest.raises(TransportError):
+        list(body_chunks(response))
+    response2 = requests.Response()
+    response2.raw = Raw()
+    with pytest.raises(TransportError):
+        list(csv_rows(response2))
+
+
+def test_invalid_utf8_is_a_payload_error():
+    response = requests.Response()
+
+    class Raw:
+        def stream(self, size, decode_content):
+            yield b"id\n\xff\xfe\n"
+
+    response.raw = Raw()
+    with pytest.raises(PayloadError, match="not valid utf-8"):
+        list(csv_rows(response))
+
+
+# --- XML --------------------------------------------------------------------------------------------------------
+
+def xml(text: str, **kwargs):
+    return list(xml_rows([c.encode() for c in chunks(text, 11)], **kwargs))
+
+
+def test_xml_rows_with_attributes_nested_repeated_and_empty_elements():
+    text = """<?xml version="1.0" encoding="UTF-8"?>
+    <ns:things xmlns:ns="urn:x"><ns:thing kind="a">
+      <id>1</id><name>First</name><address><city>Oslo</city><zip/></address>
+      <tag>x</tag><tag>y</tag><tag>z</tag><empty></empty>
+    </ns:thing><ns:thing kind="b"><id>2</id></ns:thing></ns:things>"""
+    rows = xml(text, root="things", row="thing")
+    assert rows[0] == {"kind": "a", "id": "1", "name": "First", "address": {"city": "Oslo", "zip": None},
+                       "tag": ["x", "y", "z"], "empty": None}
+    assert rows[1] == {"kind": "b", "id": "2"}
+
+
+def test_xml_empty_body_and_empty_root_give_no_rows():
+    assert xml("", root="things", row="thing") == []
+    assert xml("  \n ", root="things", row="thing") == []
+    assert xml("<things/>", root="things", row="thing") == []
+    assert xml("<things>\n</things>", root="things", row="thing") == []
+
+
+def test_xml_wrong_root_is_an_error():
+    with pytest.raises(PayloadError, match="root is <error>, expected <things>"):
+        xml("<error><message>bad key</message></error>", root="things", row="thing")
+
+
+def test_xml_wrong_row_element_is_an_error():
+    with pytest.raises(PayloadError, match="expected <thing> rows"):
+        xml("<things><other/></things>", root="things", row="thing")
+
+
+def test_plain_text_instead_of_xml_is_an_error_quoting_it():
+    with pytest.raises(PayloadError, match="Invalid API Key"):
+        xml("Invalid API Key", root="things", row="thing")
+
+
+def test_xml_dtd_and_entities_are_refused():
+    laughs = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]>'
+              "<things><thing><id>&lol2;</id></thing></things>")
+    with pytest.raises(PayloadError, match="DTD"):
+        xml(laughs, root="things", row="thing")
+    external = '<?xml version="1.0"?><!DOCTYPE t SYSTEM "http://evil.test/x.dtd"><things/>'
+    with pytest.raises(PayloadError, match="DTD"):
+        xml(external, root="things", row="thing")
+
+
+def test_xml_rows_are_yielded_while_parsing():
+    def endless():
+        yield b"<things>"
+        n = 0
+        while True:
+            n += 1
+            yield f"<thing><id>{n}</id></thing>".encode()
+
+    reader = xml_rows(endless(), root="things", row="thing")
+    assert [next(reader)["id"] for _ in range(3)] == ["1", "2", "3"]
+
+
+def test_truncated_xml_is_an_error():
+    with pytest.raises(PayloadError):
+        xml("<things><thing><id>1</id></thing><thing><id>2", root="things", row="thing")

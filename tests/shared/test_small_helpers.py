@@ -1,0 +1,157 @@
+"""shared.flatten, shared.timestamps, shared.config and shared.progress."""
+
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from shared import config, timestamps
+from shared.flatten import flatten_record
+from shared.progress import TableProgress
+
+# --- flatten ----------------------------------------------------------------------------------------------------
+
+
+def test_nested_objects_become_underscore_columns_and_lists_json():
+    record = {"id": 1, "settings": {"colors": {"primary": "#fff"}, "on": True}, "tags": ["a", "b"], "none": None}
+    assert flatten_record(record) == {"id": 1, "settings_colors_primary": "#fff", "settings_on": True,
+                                      "tags": '["a","b"]', "none": None}
+
+
+def test_objects_below_max_depth_stay_json():
+    record = {"a": {"b": {"c": {"d": 1}}}}
+    assert flatten_record(record, max_depth=2) == {"a_b_c": '{"d":1}'}
+
+
+def test_json_keys_keep_varying_shapes_whole():
+    assert flatten_record({"target": "user-1"}, json_keys={"target"}) == {"target": '"user-1"'}
+    assert flatten_record({"target": {"id": "u"}}, json_keys={"target"}) == {"target": '{"id":"u"}'}
+    assert flatten_record({"target": None}, json_keys={"target"}) == {"target": None}
+
+
+def test_a_collision_raises_instead_of_overwriting():
+    with pytest.raises(ValueError, match="'a_b' twice"):
+        flatten_record({"a_b": 1, "a": {"b": 2}})
+
+
+def test_empty_object_is_kept_as_json():
+    assert flatten_record({"props": {}}) == {"props": "{}"}
+
+
+# --- timestamps -------------------------------------------------------------------------------------------------
+
+
+def test_epoch_seconds_and_millis():
+    assert timestamps.from_epoch_seconds(0) == "1970-01-01T00:00:00.000000Z"
+    assert timestamps.from_epoch_millis(1562611073426) == "2019-07-08T18:37:53.426000Z"
+    assert timestamps.from_epoch_millis("1562611073426") == "2019-07-08T18:37:53.426000Z"
+
+
+def test_iso_with_offsets_z_and_fractions():
+    assert timestamps.to_utc_iso("2016-03-22T21:02:50-05:00") == "2016-03-23T02:02:50.000000Z"
+    assert timestamps.to_utc_iso("2022-07-05T22:30:24.662Z") == "2022-07-05T22:30:24.662000Z"
+    assert timestamps.to_utc_iso("2018-10-16 13:30:19.58") == "2018-10-16T13:30:19.580000Z"
+    assert timestamps.to_utc_iso("2024-01-02") == "2024-01-02T00:00:00.000000Z"
+
+
+def test_vendor_formats_and_blanks():
+    assert timestamps.to_utc_iso("2023/05/23 23:28:15", "%Y/%m/%d %H:%M:%S") == "2023-05-23T23:28:15.000000Z"
+    assert timestamps.to_utc_iso("2023/12/18", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d") == "2023-12-18T00:00:00.000000Z"
+    assert timestamps.to_utc_iso(" ") is None
+    assert timestamps.to_utc_iso(None) is None
+    with pytest.raises(ValueError, match="unrecognised"):
+        timestamps.to_utc_iso("yesterday")
+
+
+def test_naive_values_can_be_read_in_another_zone():
+    plus_ten = timezone(timedelta(hours=10))
+    moment = timestamps.parse_format("2023/05/23 10:00:00", "%Y/%m/%d %H:%M:%S", assume=plus_ten)
+    assert timestamps.utc_iso(moment) == "2023-05-23T00:00:00.000000Z"
+
+
+def test_output_sorts_as_text_in_time_order():
+    values = ["2020-01-01T00:00:00Z", "2020-01-01T00:00:00.5Z", "2019-12-31T23:59:59.999+00:00"]
+    converted = [timestamps.to_utc_iso(v) for v in values]
+    assert sorted(converted) == [converted[2], converted[0], converted[1]]
+    assert timestamps.parse_utc(converted[1]) == datetime(2020, 1, 1, 0, 0, 0, 500000, tzinfo=timezone.utc)
+
+
+# --- config -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["<YOUR_API_KEY>", "your_client_id_here", "YOUR_ACCOUNT", " <x> "])
+def test_placeholders_are_rejected_naming_the_key(value):
+    with pytest.raises(config.ConfigError, match="'api_key' still holds the template placeholder"):
+        config.text({"api_key": value}, "api_key", required=True)
+
+
+def test_secret_values_are_not_echoed():
+    with pytest.raises(config.ConfigError) as error:
+        config.text({"api_key": "<my-secret-ish>"}, "api_key", secret=True)
+    assert "my-secret-ish" not in str(error.value)
+
+
+def test_required_and_defaults():
+    with pytest.raises(config.ConfigError, match="'api_key' is required"):
+        config.text({}, "api_key", required=True)
+    assert config.text({"x": "  "}, "x", default="d") == "d"
+    assert config.integer({}, "n", default=3) == 3
+
+
+def test_integer_range_and_form():
+    assert config.integer({"n": "42"}, "n", default=1, minimum=1, maximum=500) == 42
+    for bad in ("0", "501", "4.5", "ten", "true"):
+        with pytest.raises(config.ConfigError, match="'n': expected an integer from 1 to 500"):
+            config.integer({"n": bad}, "n", default=1, minimum=1, maximum=500)
+
+
+def test_number_boolean_day_choice_items_url():
+    assert config.number({"r": "0.5"}, "r", default=None, minimum=0.01) == 0.5
+    with pytest.raises(config.ConfigError, match="'r'"):
+        config.number({"r": "fast"}, "r", default=None)
+    assert config.boolean({"b": "TRUE"}, "b", default=False) is True
+    assert config.boolean({"b": "no"}, "b", default=True) is False
+    with pytest.raises(config.ConfigError, match="'b': expected true or false"):
+        config.boolean({"b": "maybe"}, "b", default=False)
+    assert config.day({"d": "2024-02-29"}, "d") == date(2024, 2, 29)
+    with pytest.raises(config.ConfigError, match="'d': expected a date as YYYY-MM-DD"):
+        config.day({"d": "2023-02-29"}, "d")
+    assert config.choice({"region": "AU"}, "region", ["global", "au"], default="global") == "au"
+    with pytest.raises(config.ConfigError, match="one of global, au"):
+        config.choice({"region": "mars"}, "region", ["global", "au"], default="global")
+    assert config.items({"t": "calls, audit,calls"}, "t", options=["calls", "audit"]) == ["calls", "audit"]
+    with pytest.raises(config.ConfigError, match="'t'"):
+        config.items({"t": "calls,bogus"}, "t", options=["calls", "audit"])
+    assert config.url({"u": "https://api.example.com/"}, "u", default="https://d") == "https://api.example.com"
+    with pytest.raises(config.ConfigError, match="'u': expected an http"):
+        config.url({"u": "ftp://x"}, "u", default="https://d")
+
+
+# --- progress ---------------------------------------------------------------------------------------------------
+
+
+def test_checkpoint_cadence_by_rows_and_time(log):
+    now = [0.0]
+    progress = TableProgress("brand", log, every_rows=100, every_seconds=30, clock=lambda: now[0])
+    assert not progress.checkpoint_due()
+    progress.page_done(60)
+    assert not progress.checkpoint_due()
+    progress.page_done(60)
+    assert progress.checkpoint_due()
+    progress.checkpointed()
+    progress.page_done(1)
+    assert not progress.checkpoint_due()
+    now[0] = 31
+    assert progress.checkpoint_due()
+
+
+def test_progress_lines_are_rate_limited_and_a_closing_line_counts_rows(log):
+    now = [0.0]
+    progress = TableProgress("message", log, log_every_seconds=10, clock=lambda: now[0])
+    for _ in range(5):
+        progress.page_done(10)
+    now[0] = 11
+    progress.page_done(10)
+    progress.finished()
+    lines = [m for _, m in log.lines]
+    assert lines == ["message: sync started", "message: 60 rows so far from 6 pages",
+                     "message: 60 rows delivered from 6 pages"]
