@@ -205,3 +205,4 @@ class CourierFake(Fake):
 
     def expired_token(self, request: Request) -> Reply:
         return Reply.json({"message": "Unauthorized", "type": "authentication_error"}, 401)
+FAKE = CourierFake

@@ -1,9 +1,10 @@
 """Nested records to flat rows: ``{"a": {"b": 1}}`` becomes ``{"a_b": 1}``.
 
-Lists become JSON strings (their length varies, so they cannot be columns), objects deeper than ``max_depth``
-become JSON strings, and keys named in ``json_keys`` stay whole as JSON strings (for fields whose shape varies
-between rows, such as a value that is a string in one row and an object in the next). A flattened name that
-collides with another key raises instead of silently overwriting it.
+Lists become JSON strings (their length varies, so they cannot be columns) and so do objects deeper than
+``max_depth``. Keys named in ``json_keys`` are fields whose shape varies between rows (a string in one row, an
+object in the next): they are passed through untouched, for a column the connector declares as JSON in
+``schema()`` (the SDK encodes the value as JSON). A flattened name that collides with another key raises instead
+of silently overwriting it.
 
 Public: flatten_record, to_json
 """
@@ -19,11 +20,11 @@ def to_json(value: Any) -> str:
 
 def flatten_record(record: dict, *, separator: str = "_", max_depth: int = 3,
                    json_keys: frozenset[str] | set[str] = frozenset()) -> dict:
-    """One flat dict; ``json_keys`` are top-level keys kept as JSON whatever their shape (None stays None)."""
+    """One flat dict; ``json_keys`` are top-level keys passed through whole, for JSON-typed columns."""
     flat: dict = {}
     for key, value in record.items():
         if key in json_keys:
-            _put(flat, key, None if value is None else to_json(value), key)
+            _put(flat, key, value, key)
         else:
             _flatten_into(flat, key, value, separator, max_depth, 1)
     return flat

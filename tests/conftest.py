@@ -1,9 +1,17 @@
 """Fixtures shared by every test: no real sleeping, and a sandbox started on demand."""
 
 import pytest
+from fivetran_connector_sdk import Logging
 
 from sandbox.server import Sandbox
 from shared import http_client
+
+
+@pytest.fixture(autouse=True, scope="session")
+def sdk_logging():
+    """The SDK's Logging raises outside a sync unless a level is set; connectors log from unit tests too."""
+    if Logging.LOG_LEVEL is None:
+        Logging.LOG_LEVEL = Logging.Level.INFO
 
 
 @pytest.fixture
