@@ -3,7 +3,7 @@
 import pytest
 import responses
 
-from sandbox.courier import API_KEY, DAY_MS, CourierFake
+from sandbox.courier import DAY_MS, CourierFake
 from shared.config import ConfigError
 from shared.http_client import HttpError, TransportError
 from shared.parsing import PayloadError

@@ -75,7 +75,7 @@ def test_reset_truncate_slow_malformed_and_expired_token(sandbox):
         get(box, "/cut").json()
     box.faults.add("stream", "/", "truncate")
     with pytest.raises((requests.exceptions.ChunkedEncodingError, requests.ConnectionError)):
-        requests.get(box.url("stream"), timeout=5).content
+        _ = requests.get(box.url("stream"), timeout=5).content
     box.faults.add("echo", "/slow", "slow", delay_s=0.6)
     with pytest.raises(requests.exceptions.ReadTimeout):
         requests.get(box.url("echo") + "/slow", timeout=(2, 0.2))

@@ -1,0 +1,354 @@
+"""Pindrop sync against its sandbox fake over real HTTP: tables and keys, progress per report type, the 404 rules,
+catch-up, failures, faults and tokens."""
+
+import functools
+
+import pytest
+
+from sandbox.pindrop import COLUMNS, REPORT_TYPES
+from shared.auth import OAuth2ClientCredentials
+from shared.http_client import HttpError, TransportError
+from shared.parsing import PayloadError
+from tests.harness import Recorder, run_update
+from tests.pindrop.conftest import KEYS, TODAY, assert_matches_source, day, rows_by_day
+
+LAST_WEEK = [day(-7 + n) for n in range(7)]  # the fake's configuration starts 7 days ago; today is not ready
+
+
+def report_requests(box, report_type=None):
+    return [r for r in box.requests_to("pindrop", "/v1/nightly_reports/" + (report_type or ""))]
+
+
+def requested_days(box, report_type):
+    return [r.path.rsplit("/", 1)[1] for r in report_requests(box, report_type + "/")]
+
+
+def test_every_table_and_key_holds_every_row(pindrop, fake_box, sleeps):
+    fake, box, configuration = fake_box()
+    recorder, state = run_update(pindrop, configuration)
+    assert_matches_source(recorder, fake, LAST_WEEK)
+    for report_type in REPORT_TYPES:
+        rows = recorder.upserts(report_type)
+        assert len(rows) == sum(fake.row_count(report_type, d) for d in LAST_WEEK), "a row was delivered twice"
+        assert all(row[KEYS[report_type]] for row in rows), "a null or empty primary key"
+        assert len({(r["report_date"], r[KEYS[report_type]]) for r in rows}) == len(rows), "two rows share a key"
+        assert all(list(row)[:2] == ["report_date", "report_type"] and row["report_type"] == report_type
+                   for row in rows)
+        assert set(rows[0]) == {"report_date", "report_type", KEYS[report_type], *COLUMNS[report_type]}
+        assert not any(column.startswith("_fivetran") for row in rows for column in row)
+        assert state[report_type] == {"last_day_delivered": day(-1).isoformat()}
+
+
+def test_values_are_trimmed_empty_is_null_and_quoted_text_survives(pindrop, fake_box, sleeps):
+    fake, box, configuration = fake_box()
+    recorder, _ = run_update(pindrop, configuration)
+    blacklist = rows_by_day(recorder, "blacklist")[day(-1).isoformat()]
+    padded = [row for row in blacklist if row["phone_number"].endswith("0000002")]
+    assert padded and padded[0]["phone_number"] == padded[0]["phone_number"].strip()
+    assert any(row["notes"] is None for row in blacklist)
+    assert any(row["notes"] and '"stop",\nthen' in row["notes"] for row in blacklist)
+    cases = recorder.upserts("cases")
+    assert cases[0]["description"] == 'Line one of case 0\nLine two, "quoted"'
+    calls = recorder.upserts("calls")  # served with a BOM: the first column is still "id"
+    assert calls[0]["id"].startswith("call-") and "\ufeffid" not in calls[0]
+    enrollment = recorder.upserts("enrollment")
+    assert {row["voiceprint_status"] for row in enrollment} <= {"enrolled", "pending", "failed"}
+
+
+def test_rows_without_their_key_get_derived_keys_and_duplicates_stay_distinct(pindrop, fake_box, sleeps):
+    fake, box, configuration = fake_box()
+    recorder, _ = run_update(pindrop, configuration)
+    risk = rows_by_day(recorder, "account_risk")[day(-1).isoformat()]
+    assert all(row["id"].startswith("row-") for row in risk)
+    assert len(risk) == fake.row_count("account_risk", day(-1))  # the repeated rows were not collapsed
+    assert any(row["id"].endswith("-2") for row in risk)  # a second occurrence of identical content
+    enrollment = recorder.upserts("enrollment")
+    derived = [row for row in enrollment if row["id"].startswith("row-")]
+    assert derived and len({row["id"] for row in derived}) == len(derived)
+    assert all(row["id"].startswith("enr-") for row in enrollment if row not in derived)
+
+
+def test_schema_declares_every_table_with_its_key(pindrop):
+    tables = {t["table"]: t for t in pindrop.schema({})}
+    assert set(tables) == set(KEYS)
+    for report_type, key in KEYS.items():
+        assert tables[report_type]["primary_key"] == ["report_date", key]
+        assert tables[report_type]["columns"] == {"report_date": "STRING", "report_type": "STRING", key: "STRING"}
+
+
+def test_one_request_per_report_day_and_a_checkpoint_after_each(pindrop, fake_box, sleeps):
+    fake, box, configuration = fake_box()
+    recorder, _ = run_update(pindrop, configuration)
+    for report_type in REPORT_TYPES:
+        assert requested_days(box, report_type) == [d.isoformat() for d in LAST_WEEK + [TODAY]]
+    progress = [c["calls"]["last_day_delivered"] for c in recorder.checkpoints if "calls" in c]
+    assert progress == [d.isoformat() for d in LAST_WEEK]
+    assert fake.tokens_issued == 1 and len(box.requests_to("pindrop", "/oauth2/token")) == 1
+
+
+def test_next_sync_starts_at_the_last_day_minus_the_lookback(pindrop, fake_box, sleeps):
+    fake, box, configuration = fake_box()
+    _, state = run_update(pindrop, configuration)
+    box.requests.clear()
+    _, state2 = run_update(pindrop, configuration, state)
+    assert requested_days(box, "calls") == [day(-1).isoformat(), TODAY.isoformat()]  # lookback_days=1
+    assert state2 == state
+    box.requests.clear()
+    run_update(pindrop, {**configuration, "lookback_days": "0"}, state)
+    assert requested_days(box, "calls") == [TODAY.isoformat()]
+    box.requests.clear()
+    recorder, state3 = run_update(pindrop, {**configuration, "lookback_days": "3"}, state)
+    assert requested_days(box, "calls") == [day(n).isoformat() for n in (-3, -2, -1, 0)]
+    progress = [c["calls"]["last_day_delivered"] for c in recorder.checkpoints]
+    assert progress == sorted(progress) and progress[0] == day(-1).isoformat()  # never moves back
+
+
+def test_default_start_date_is_30_days_before_today(pindrop, fake_box, sleeps):
+    fake, box, configuration = fake_box()
+    configuration.pop("start_date")
+    run_update(pindrop, {**configuration, "report_types": "audit"})
+    assert requested_days(box, "audit")[0] == day(-30).isoformat()
+    assert len(requested_days(box, "audit")) == 31
+    assert report_requests(box) == report_requests(box, "audit/")  # only the chosen report type
+
+
+def test_a_recent_404_stops_that_type_and_the_day_is_asked_again(pindrop, fake_box, sleeps, log, monkeypatch):
+    monkeypatch.setattr(pindrop, "log", log)
+    fake, box, configuration = fake_box(missing={("calls", day(-2).isoformat())})
+    recorder, state = run_update(pindrop, configuration)
+    assert state["calls"] == {"last_day_delivered": day(-3).isoformat()}
+    assert requested_days(box, "calls")[-1] == day(-2).isoformat()  # nothing after the gap was asked for
+    assert state["cases"] == {"last_day_delivered": day(-1).isoformat()}  # other types go on
+    assert "calls: the report for 2026-03-13 is not generated yet" in log.text()
+    fake.control_set_missing("calls", day(-2).isoformat(), missing=False)
+    box.requests.clear()
+    recorder2, state2 = run_update(pindrop, configuration, state)
+    assert requested_days(box, "calls") == [day(n).isoformat() for n in (-3, -2, -1, 0)]
+    assert state2["calls"] == {"last_day_delivered": day(-1).isoformat()}
+    combined = Recorder()
+    combined.operations = recorder.operations + recorder2.operations
+    assert_matches_source(combined, fake, LAST_WEEK)
+
+
+@pytest.mark.parametrize("age, passed", [(3, False), (4, True)])
+def test_the_grace_window_includes_its_last_day(pindrop, fake_box, sleeps, age, passed):
+    fake, box, configuration = fake_box(missing={("cases", day(-age).isoformat())})
+    _, state = run_update(pindrop, {**configuration, "missing_report_grace_days": "3"})
+    expected = day(-1) if passed else day(-age - 1)
+    assert state["cases"] == {"last_day_delivered": expected.isoformat()}
+
+
+def test_an_older_404_is_logged_as_missing_and_passed(pindrop, fake_box, sleeps, log, monkeypatch):
+    monkeypatch.setattr(pindrop, "log", log)
+    fake, box, configuration = fake_box(missing={("cases", day(-6).isoformat())})
+    recorder, state = run_update(pindrop, configuration)
+    assert state["cases"] == {"last_day_delivered": day(-1).isoformat()}
+    assert "cases: no report for 2026-03-09 (HTTP 404, older than 3 days); passed as missing" in log.text()
+    assert day(-6).isoformat() not in rows_by_day(recorder, "cases")
+    box.requests.clear()
+    run_update(pindrop, configuration, state)
+    assert day(-6).isoformat() not in requested_days(box, "cases")
+
+
+def test_not_generated_days_are_picked_up_as_they_appear(pindrop, fake_box, sleeps):
+    fake, box, configuration = fake_box(not_ready_days=3)  # today, yesterday and the day before: 404
+    recorder, state = run_update(pindrop, configuration)
+    assert state["audit"] == {"last_day_delivered": day(-3).isoformat()}
+    fake.not_ready_days = 1
+    recorder2, state2 = run_update(pindrop, configuration, state)
+    assert state2["audit"] == {"last_day_delivered": day(-1).isoformat()}
+    combined = Recorder()
+    combined.operations = recorder.operations + recorder2.operations
+    assert_matches_source(combined, fake, LAST_WEEK)
+
+
+def test_a_sync_interrupted_for_a_week_catches_up_every_missed_day(pindrop, fake_box, sleeps, monkeypatch):
+    fake, box, configuration = fake_box()
+    recorder, state = run_update(pindrop, configuration)
+    later = day(9)
+    fake.control_set_today(later.isoformat())
+    monkeypatch.setattr(pindrop, "today_utc", lambda: later)
+    box.requests.clear()
+    recorder2, state2 = run_update(pindrop, configuration, state)
+    assert requested_days(box, "enrollment") == [day(n).isoformat() for n in range(-1, 10)]
+    assert all(state2[t] == {"last_day_delivered": day(8).isoformat()} for t in REPORT_TYPES)
+    combined = Recorder()
+    combined.operations = recorder.operations + recorder2.operations
+    assert_matches_source(combined, fake, [day(n) for n in range(-7, 9)])
+
+
+def test_a_failing_report_leaves_progress_before_it_and_the_next_sync_fills_the_gap(pindrop, fake_box, sleeps):
+    fake, box, configuration = fake_box()
+    box.faults.add("pindrop", f"/v1/nightly_reports/cases/{day(-4).isoformat()}", "status", status=500, times=None)
+    failed = Recorder()
+    with pytest.raises(HttpError, match="GET cases report for 2026-03-11 returned HTTP 500 after 5 attempts"):
+        run_update(pindrop, configuration, recorder=failed)
+    state = failed.checkpoints[-1]
+    assert state["cases"] == {"last_day_delivered": day(-5).isoformat()}
+    assert state["calls"] == {"last_day_delivered": day(-1).isoformat()}  # earlier types completed
+    assert "account_risk" not in state and "enrollment" not in state  # later types never started
+    box.faults.clear()
+    box.requests.clear()
+    healed, state2 = run_update(pindrop, configuration, state)
+    assert requested_days(box, "cases")[0] == day(-5).isoformat()
+    assert all(state2[t] == {"last_day_delivered": day(-1).isoformat()} for t in REPORT_TYPES)
+    combined = Recorder()
+    combined.operations = _committed(failed) + healed.operations
+    assert_matches_source(combined, fake, LAST_WEEK)
+
+
+@pytest.mark.parametrize("status", [400, 403, 410])
+def test_other_client_errors_fail_at_once_with_progress_kept(pindrop, fake_box, sleeps, status):
+    fake, box, configuration = fake_box()
+    box.faults.add("pindrop", f"/v1/nightly_reports/blacklist/{day(-3).isoformat()}", "status", status=status)
+    failed = Recorder()
+    with pytest.raises(HttpError, match=f"HTTP {status}") as error:
+        run_update(pindrop, configuration, recorder=failed)
+    assert error.value.status == status
+    assert failed.checkpoints[-1] == {"blacklist": {"last_day_delivered": day(-4).isoformat()}}
+    assert sleeps == []
+    assert len(requested_days(box, "blacklist")) == 4
+
+
+def test_a_malformed_report_fails_clearly_and_advances_nothing(pindrop, fake_box, sleeps):
+    fake, box, configuration = fake_box()
+    box.faults.add("pindrop", f"/v1/nightly_reports/audit/{day(-2).isoformat()}", "malformed")
+    failed = Recorder()
+    with pytest.raises(PayloadError, match="audit report for 2026-03-13: CSV row at line 3 has 5 fields"):
+        run_update(pindrop, configuration, recorder=failed)
+    assert failed.checkpoints[-1]["audit"] == {"last_day_delivered": day(-3).isoformat()}
+
+
+def test_a_report_cut_off_every_time_fails_and_the_next_sync_delivers_it_once(pindrop, fake_box, sleeps, monkeypatch):
+    monkeypatch.setattr(pindrop, "__FLUSH_EVERY_ROWS", 100)
+    fake, box, configuration = fake_box(rows_per_report={"enrollment": 3000})
+    box.faults.add("pindrop", f"/v1/nightly_reports/enrollment/{day(-2).isoformat()}", "truncate", times=None)
+    failed = Recorder()
+    with pytest.raises(TransportError, match="enrollment report for 2026-03-13 failed after 5 attempts"):
+        run_update(pindrop, configuration, recorder=failed)
+    assert failed.checkpoints[-1]["enrollment"] == {"last_day_delivered": day(-3).isoformat()}
+    box.faults.clear()
+    healed, _ = run_update(pindrop, configuration, failed.checkpoints[-1])
+    combined = Recorder()
+    combined.operations = _committed(failed) + healed.operations
+    assert_matches_source(combined, fake, LAST_WEEK, report_types=["enrollment"])
+
+
+def test_a_large_report_flushes_without_claiming_it_is_done(pindrop, fake_box, sleeps, monkeypatch):
+    monkeypatch.setattr(pindrop, "__FLUSH_EVERY_ROWS", 10)
+    fake, box, configuration = fake_box(rows_per_report=25)
+    recorder, _ = run_update(pindrop, {**configuration, "report_types": "calls", "start_date": day(-2).isoformat()})
+    kinds = [kind if kind != "checkpoint" else ("checkpoint", data["calls"].get("last_day_delivered"))
+             for kind, _, data in recorder.operations]
+    first_report = [k for k in kinds[:kinds.index(("checkpoint", day(-2).isoformat())) + 1] if k != "upsert"]
+    assert first_report == [("checkpoint", None), ("checkpoint", None), ("checkpoint", day(-2).isoformat())]
+
+
+TRANSIENT_FAULTS = [
+    ("status", {"status": 429, "retry_after": "2"}),
+    ("status", {"status": 429, "retry_after": "Wed, 21 Oct 2015 07:28:00 GMT"}),
+    ("status", {"status": 500}), ("status", {"status": 502}), ("status", {"status": 503}),
+    ("slow", {"delay_s": 1.5}), ("reset", {}), ("truncate", {}),
+]
+
+
+@pytest.mark.parametrize("fault, options", TRANSIENT_FAULTS)
+@pytest.mark.parametrize("route", ["/oauth2/token", "/v1/nightly_reports/account_risk/", "/v1/nightly_reports/"])
+def test_transient_faults_still_deliver_every_row_once(pindrop, fake_box, sleeps, fault, options, route):
+    fake, box, configuration = fake_box(rows_per_report={"account_risk": 4000})
+    box.faults.add("pindrop", route, fault, nth=1 if route == "/oauth2/token" else 2, **options)
+    recorder, state = run_update(pindrop, configuration)
+    assert_matches_source(recorder, fake, LAST_WEEK)
+    assert all(state[t] == {"last_day_delivered": day(-1).isoformat()} for t in REPORT_TYPES)
+    if options.get("retry_after") == "2":
+        assert 2.0 in sleeps
+
+
+def test_one_token_serves_the_whole_sync(pindrop, fake_box, sleeps):
+    fake, box, configuration = fake_box(send_expires_in=False)  # the default lifetime (3600 s) applies
+    run_update(pindrop, configuration)
+    assert fake.tokens_issued == 1
+    token_call = box.requests_to("pindrop", "/oauth2/token")[0]
+    assert token_call.method == "POST" and "authorization" not in token_call.headers  # form body, not Basic
+    assert b"grant_type=client_credentials" in token_call.body and b"client_secret=" in token_call.body
+    report = report_requests(box)[0]
+    assert report.headers["authorization"].startswith("Bearer pdtok-1-")
+
+
+def test_the_token_is_renewed_before_it_expires(pindrop, fake_box, sleeps, monkeypatch):
+    clock = iter(range(1_000_000, 10_000_000, 200))  # every look at the clock: 200 s later
+    monkeypatch.setattr(pindrop, "OAuth2ClientCredentials",
+                        functools.partial(OAuth2ClientCredentials, clock=lambda: next(clock)))
+    fake, box, configuration = fake_box(token_lifetime_s=1000)  # renewed 60 s before expiry: every 940 s
+    recorder, _ = run_update(pindrop, configuration)
+    assert fake.tokens_issued > 5
+    assert not [r for r in report_requests(box) if r.headers["authorization"] not in
+                [f"Bearer {t}" for t in fake.tokens]]
+    assert_matches_source(recorder, fake, LAST_WEEK)
+
+
+def test_a_401_renews_the_token_once_and_the_sync_goes_on(pindrop, fake_box, sleeps):
+    fake, box, configuration = fake_box()
+    box.faults.add("pindrop", "/v1/nightly_reports/cases/", "expired_token", nth=3)
+    recorder, _ = run_update(pindrop, configuration)
+    assert fake.tokens_issued == 2
+    assert_matches_source(recorder, fake, LAST_WEEK)
+
+
+def test_a_real_expiry_on_the_server_is_refreshed(pindrop, fake_box, sleeps):
+    fake, box, configuration = fake_box()
+    _, state = run_update(pindrop, {**configuration, "report_types": "calls"})
+    fake.expire_tokens()
+    assert fake.tokens_issued == 1
+    # A new sync gets a new token anyway; an expired one inside a sync is answered 401 and renewed once:
+    box.faults.add("pindrop", "/v1/nightly_reports/calls/", "expired_token", nth=1)
+    run_update(pindrop, {**configuration, "report_types": "calls"}, state)
+    assert fake.tokens_issued == 3
+
+
+def test_a_token_refused_twice_fails_loudly(pindrop, fake_box, sleeps):
+    fake, box, configuration = fake_box()
+    box.faults.add("pindrop", "/v1/nightly_reports/", "expired_token", times=None)
+    with pytest.raises(HttpError, match="HTTP 401.*same region as 'token_url'") as error:
+        run_update(pindrop, configuration)
+    assert error.value.status == 401
+    assert fake.tokens_issued == 2 and len(report_requests(box)) == 2
+
+
+def test_wrong_credentials_fail_at_the_token_request(pindrop, fake_box, sleeps):
+    fake, box, configuration = fake_box()
+    with pytest.raises(HttpError, match="token request .* returned HTTP 401. Check 'client_id' and 'client_secret'"):
+        run_update(pindrop, {**configuration, "client_secret": "not-the-secret"})
+    assert report_requests(box) == [] and sleeps == []
+
+
+def test_changed_reports_inside_the_lookback_converge(pindrop, fake_box, sleeps):
+    fake, box, configuration = fake_box()
+    recorder, state = run_update(pindrop, configuration)
+    yesterday = day(-1).isoformat()
+    for report_type in REPORT_TYPES:
+        fake.control_regenerate(report_type, yesterday, extra=3, edited=[0, 1], reverse=True)
+    recorder2, _ = run_update(pindrop, configuration, state)
+    combined = Recorder()
+    combined.operations = recorder.operations + recorder2.operations
+    for report_type in ("calls", "cases", "blacklist"):  # rows with their own key: edits replace, extras add
+        assert_matches_source(combined, fake, LAST_WEEK, report_types=[report_type])
+    for report_type in ("audit", "account_risk"):  # content keys: extras add, unchanged rows keep their key
+        before = {r["id"] for r in rows_by_day(recorder, report_type)[yesterday]}
+        after = {r["id"] for r in rows_by_day(recorder2, report_type)[yesterday]}
+        assert len(after - before) == 3 + 2 and len(before - after) == 2
+
+
+def test_rate_limit_setting_builds_a_client_side_limiter(pindrop):
+    base = {"client_id": "id-123", "client_secret": "secret-123"}
+    assert pindrop.new_client(pindrop.validate_configuration(base)).limiter is None
+    limited = pindrop.new_client(pindrop.validate_configuration({**base, "requests_per_second": "4"}))
+    assert limited.limiter._limits == [(1.0, 4)]
+    slow = pindrop.new_client(pindrop.validate_configuration({**base, "requests_per_second": "0.5"}))
+    assert slow.limiter._limits == [(2.0, 1)]
+
+
+def _committed(recorder: Recorder) -> list:
+    """Operations up to the last checkpoint: what the destination keeps when the sync then fails."""
+    last = max(i for i, (kind, _, _) in enumerate(recorder.operations) if kind == "checkpoint")
+    return recorder.operations[:last + 1]
