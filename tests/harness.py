@@ -129,7 +129,7 @@ class LocalRunner:
             connector.debug(project_path=str(self.project), configuration=dict(configuration),
                             state=copy.deepcopy(self.state if state is None else state))
         except SystemExit as exit_:
-            connector._debug_crash_report = None  # else the SDK writes it at interpreter exit
+            connector._print_debug_crash_report()  # now, into <project>/crash-reports, not at interpreter exit
             if exit_.code not in (0, None):
                 return False
         return True

@@ -1,0 +1,137 @@
+"""The contract every connector keeps, checked the same way for each one that exists.
+
+- every table it upserts is declared in ``schema()`` with a primary key, and no primary-key value is null;
+- every checkpoint is JSON, and its cursors (keys named ``cursor``, ``*_cursor`` or ``watermark*``) never go
+  backwards, within a sync or into the next one;
+- the placeholders of its ``configuration.json`` are rejected;
+- a canary secret in every secret field of its setup form never appears in captured output, in an exception, or
+  in any file a run writes (state, warehouse, crash report), whether the sync succeeds or fails.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sandbox import registry
+from tests.harness import ROOT, LocalRunner, Recorder, existing_connectors, load_connector, run_update
+
+CONNECTORS = [name for name in existing_connectors() if name in registry.available()]
+PASSWORD = 1  # form_field.TextField.password
+
+
+def secret_keys(module) -> list[str]:
+    """Configuration keys the setup form marks as passwords."""
+    return [f.name for f in module.configuration_form().to_response().fields if f.text_field == PASSWORD]
+
+
+def canaries(module, name: str) -> dict[str, str]:
+    """A canary for every secret the fake's own configuration uses (e.g. one of two alternative auth modes)."""
+    used = registry.make_fake(name).configuration("http://127.0.0.1:1")
+    return {key: f"CANARY{abs(hash((name, key))) % 10**8:08d}{key.upper()}"
+            for key in secret_keys(module) if key in used}
+
+
+def cursors(state: dict, path: str = "") -> dict[str, object]:
+    """Leaf values under keys named cursor / *_cursor / watermark*, by their path in the state."""
+    found = {}
+    for key, value in state.items():
+        where = f"{path}.{key}" if path else str(key)
+        if isinstance(value, dict):
+            found.update(cursors(value, where))
+        elif value is not None and (key == "cursor" or key.endswith("_cursor") or key.startswith("watermark")):
+            found[where] = value
+    return found
+
+
+def assert_never_backwards(states: list[dict]) -> None:
+    seen: dict[str, object] = {}
+    for state in states:
+        for where, value in cursors(state).items():
+            if where in seen:
+                assert value >= seen[where], f"cursor {where} went back from {seen[where]!r} to {value!r}"
+            seen[where] = value
+
+
+@pytest.fixture(params=CONNECTORS)
+def connector_name(request):
+    return request.param
+
+
+def test_a_connector_exists_for_the_contract():
+    assert "courier" in CONNECTORS
+
+
+def test_schema_declares_every_table_with_a_primary_key(connector_name):
+    module = load_connector(connector_name)
+    tables = module.schema({})
+    names = [t["table"] for t in tables]
+    assert len(names) == len(set(names))
+    for table in tables:
+        assert table.get("primary_key"), f"{table['table']} has no primary key"
+
+
+def test_upserted_tables_are_declared_keys_are_never_null_and_cursors_never_go_back(connector_name, sandbox,
+                                                                                     sleeps):
+    module = load_connector(connector_name)
+    box = sandbox(registry.make_fake(connector_name))
+    configuration = box.configuration(connector_name)
+    declared = {t["table"]: t["primary_key"] for t in module.schema(configuration)}
+    first, state = run_update(module, configuration)
+    second, _ = run_update(module, configuration, state)
+    for recorder in (first, second):
+        for kind, table, data in recorder.operations:
+            if kind in ("upsert", "update", "delete"):
+                assert table in declared, f"{table} is not declared in schema()"
+                missing = [k for k in declared[table] if data.get(k) in (None, "")]
+                assert not missing, f"{table}: null primary key {missing} in {data}"
+    assert set(declared) <= first.tables(), "a declared table received no rows from the fake"
+    assert first.checkpoints, "a sync must checkpoint"
+    for checkpoint in first.checkpoints + second.checkpoints:
+        json.dumps(checkpoint)
+    assert_never_backwards(first.checkpoints + second.checkpoints)
+
+
+def test_the_configuration_template_is_rejected(connector_name):
+    module = load_connector(connector_name)
+    template = json.loads((ROOT / connector_name / "configuration.json").read_text())
+    assert all(isinstance(v, str) for v in template.values()), "configuration values must be strings"
+    with pytest.raises(ValueError, match="placeholder"):
+        module.validate_configuration(template)
+    recorder = Recorder()
+    with pytest.raises(ValueError):
+        run_update(module, template, recorder=recorder)
+    assert recorder.operations == [], "a template must never sync anything"
+
+
+def files_text(folder: Path) -> str:
+    return "\n".join(p.read_bytes().decode("utf-8", "replace") for p in folder.rglob("*") if p.is_file())
+
+
+def test_canary_secrets_never_leak_from_a_run_that_succeeds_or_fails(connector_name, sandbox, sleeps, tmp_path,
+                                                                     monkeypatch, capfd):
+    module = load_connector(connector_name)
+    secrets = canaries(module, connector_name)
+    assert secrets, "the setup form marks no field as a password"
+    box = sandbox(registry.make_fake(connector_name, **secrets))
+    configuration = box.configuration(connector_name)
+    assert all(configuration[key] == value for key, value in secrets.items())
+    runner = LocalRunner(connector_name, tmp_path, monkeypatch)
+    assert runner.sync(configuration), "the sync with canary credentials failed"
+    box.faults.add(connector_name, "/", "status", status=500, times=2)
+    box.faults.add(connector_name, "/", "reset", nth=3, times=1)
+    box.faults.add(connector_name, "/", "status", nth=5, times=None, status=400)
+    assert not runner.sync(configuration), "a persistent 400 must fail the sync"
+    assert (runner.project / "crash-reports").exists()
+    unreachable = {**configuration, **{k: "http://127.0.0.1:9" for k in configuration if k.endswith("url")}}
+    setup_tests = [func for _, func in module.configuration_form()._tests]
+    assert setup_tests, "the setup form registers no setup test"
+    failure = setup_tests[0](unreachable)
+    captured = capfd.readouterr()
+    written = files_text(runner.project / "files")
+    crash_reports = runner.project / "crash-reports"
+    written += files_text(crash_reports) if crash_reports.exists() else ""
+    for key, canary in secrets.items():
+        for where, text in (("stdout", captured.out), ("stderr", captured.err), ("files", written),
+                            ("setup test", str(failure.failure))):
+            assert canary not in text, f"the {key} canary leaked into {where}"
