@@ -148,14 +148,14 @@ def sync_messages(http: Client, settings: Settings, state: dict) -> None:
     """
     entry = state.setdefault("message", {})
     walk = entry.get("walk") or {"enqueued_after": _enqueued_after(entry.get("watermark_ms"), settings),
-                                 "cursor": None, "max_enqueued": entry.get("watermark_ms")}
+                                 "page_token": None, "max_enqueued": entry.get("watermark_ms")}
     progress = TableProgress("message", log, every_rows=__CHECKPOINT_EVERY_ROWS)
     for page in _message_pages(http, settings, walk):
         for record in page.records:
             # Upsert: a message re-read by the lookback replaces its earlier version (status changes).
             op.upsert("message", to_row(record, None))
             walk["max_enqueued"] = max(walk["max_enqueued"] or 0, int(record["enqueued"]))
-        walk["cursor"] = page.next_token
+        walk["page_token"] = page.next_token
         progress.page_done(len(page.records))
         if page.next_token and progress.checkpoint_due():
             entry["walk"] = dict(walk)
@@ -189,11 +189,11 @@ def _message_pages(http: Client, settings: Settings, walk: dict):
                          records_of=lambda body: _records(body, "results", "/messages"),
                          next_cursor_of=_next_paging_cursor)
 
-    if not walk["cursor"]:
+    if not walk["page_token"]:
         yield from pages(None)
         return
     try:
-        first = next(pages(walk["cursor"]))
+        first = next(pages(walk["page_token"]))
     except HttpError as error:
         if error.status not in (400, 404):
             raise

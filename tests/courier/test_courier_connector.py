@@ -129,7 +129,7 @@ def test_a_broken_message_walk_resumes_from_its_saved_cursor_without_loss(courie
         run_update(courier, configuration, recorder=(first := _recorder()))
     state = first.checkpoints[-1]
     walk = state["message"]["walk"]
-    assert walk["cursor"] == "messages:40:a+b/c="  # 5 pages read, checkpoint after page 4 (40 rows)
+    assert walk["page_token"] == "messages:40:a+b/c="  # 5 pages read, checkpoint after page 4 (40 rows)
     assert "watermark_ms" not in state["message"]  # the watermark never moves mid-walk
     box.faults.clear()
     box.requests.clear()
@@ -145,7 +145,7 @@ def test_a_refused_saved_cursor_restarts_the_walk_from_its_lower_bound(courier, 
     fake = CourierFake()
     box = sandbox(fake)
     monkeypatch.setattr(courier, "log", log)
-    state = {"message": {"walk": {"enqueued_after": 1, "cursor": "expired-cursor", "max_enqueued": 5}}}
+    state = {"message": {"walk": {"enqueued_after": 1, "page_token": "expired-cursor", "max_enqueued": 5}}}
     recorder, final_state = run_update(courier, box.configuration("courier"), state)
     assert synced_ids(recorder, "message") == source_ids(fake, "message")
     assert "restarting the walk" in log.text()
