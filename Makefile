@@ -10,7 +10,10 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 export DO_NOT_TRACK := 1
 export PATH := $(BIN):$(PATH)
 
-.PHONY: install test lint demo clean
+CONNECTOR ?=
+ARGS ?=
+
+.PHONY: install test lint demo package deploy clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed (set PYTHON=...)")'
@@ -30,6 +33,16 @@ test: install
 
 demo: install
 	$(BIN)/python -m sandbox.demo
+
+# build/<connector>.zip for one connector (CONNECTOR=courier) or all of them.
+package: install
+	$(BIN)/python -m tools.package package $(CONNECTOR)
+
+# fivetran deploy on build/<connector>/; key, destination and connection as the CLI takes them:
+#   FIVETRAN_API_KEY=... make deploy CONNECTOR=courier ARGS="--destination D --connection C --configuration F"
+deploy: install
+	@test -n "$(CONNECTOR)" || (echo "name the connector: make deploy CONNECTOR=<name> ARGS='...'"; exit 2)
+	@$(BIN)/python -m tools.package deploy $(CONNECTOR) $(ARGS)
 
 clean:
 	rm -rf build $(VENV) */files */crash-reports .pytest_cache .ruff_cache

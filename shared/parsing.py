@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import requests
-import urllib3
+from requests.packages.urllib3 import exceptions as urllib3_exceptions  # see shared/http_client.py
 
 from shared.http_client import TransportError
 
@@ -60,7 +60,7 @@ def body_chunks(response: requests.Response) -> Iterator[bytes]:
     """The (decompressed) body of a streamed response in pieces; a body cut off mid-read raises TransportError."""
     try:
         yield from response.raw.stream(CHUNK_BYTES, decode_content=True)
-    except (urllib3.exceptions.ProtocolError, urllib3.exceptions.ReadTimeoutError,
+    except (urllib3_exceptions.ProtocolError, urllib3_exceptions.ReadTimeoutError,
             requests.ConnectionError, requests.Timeout, OSError) as exc:
         failure = f"{type(exc).__name__} while reading the body"
     else:
