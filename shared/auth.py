@@ -7,11 +7,12 @@ Per-request signing that only one source uses (AroFlo's HMAC) lives with that co
 Public: BearerToken, StaticHeaders, QueryKey, OAuth2ClientCredentials
 """
 
-import time
 from collections.abc import Callable
 
 import requests
 from requests.auth import AuthBase
+
+from shared import http_client
 
 
 class BearerToken(AuthBase):
@@ -81,7 +82,7 @@ class OAuth2ClientCredentials(AuthBase):
 
     def __init__(self, token_url: str, client_id: str, client_secret: str, http, *, scope: str | None = None,
                  extra_headers: dict | None = None, refresh_margin_s: float = 60.0,
-                 default_lifetime_s: float = 3600.0, clock: Callable[[], float] = time.time):
+                 default_lifetime_s: float = 3600.0, clock: Callable[[], float] | None = None):
         self._token_url = token_url
         self._client_id = client_id
         self._client_secret = client_secret
@@ -90,7 +91,7 @@ class OAuth2ClientCredentials(AuthBase):
         self._extra_headers = dict(extra_headers or {})
         self._refresh_margin_s = refresh_margin_s
         self._default_lifetime_s = default_lifetime_s
-        self._clock = clock
+        self._clock = clock or (lambda: http_client.wall_clock())
         self._token: str | None = None
         self._renew_at = 0.0
         self.tokens_fetched = 0

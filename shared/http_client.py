@@ -32,9 +32,12 @@ RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 AUTH_FAILURE_STATUSES = frozenset({401, 403})
 BODY_EXCERPT_CHARS = 300
 
-# Reached through the module so tests can patch them: ``monkeypatch.setattr(http_client, "sleep", ...)``.
+# Reached through the module so tests can patch them: ``monkeypatch.setattr(http_client, "sleep", ...)``; a test
+# that patches out sleeping also moves these clocks forward, so rate limits and token expiry see the time pass.
 sleep = time.sleep
 jitter = random.uniform
+monotonic = time.monotonic
+wall_clock = time.time
 
 _TRANSIENT_ERRORS = (
     requests.ConnectionError,
@@ -74,21 +77,22 @@ class RetryPolicy:
 class RateLimiter:
     """Client-side limit over sliding windows, e.g. ``RateLimiter.per(second=3, minute=120)``."""
 
-    def __init__(self, limits: list[tuple[float, int]], clock: Callable[[], float] = time.monotonic):
+    def __init__(self, limits: list[tuple[float, int]], clock: Callable[[], float] | None = None):
         self._limits = [(float(window_s), int(count)) for window_s, count in limits]
         self._longest_s = max(window_s for window_s, _ in self._limits)
-        self._clock = clock
+        self._clock = clock or (lambda: monotonic())
         self._sent: deque[float] = deque()
 
     @classmethod
-    def per(cls, second: float | None = None, minute: int | None = None, **_) -> "RateLimiter":
+    def per(cls, second: float | None = None, minute: int | None = None,
+            clock: Callable[[], float] | None = None) -> "RateLimiter":
         limits = []
         if second:
             # Below one per second, allow one request per 1/second seconds.
             limits.append((1.0, int(second)) if second >= 1 else (1.0 / second, 1))
         if minute:
             limits.append((60.0, minute))
-        return cls(limits)
+        return cls(limits, clock)
 
     def _wait_s(self, now: float) -> float:
         wait = 0.0

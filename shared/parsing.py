@@ -9,6 +9,7 @@ Public: PayloadError, json_body, require, body_chunks, csv_rows, xml_rows
 
 import codecs
 import csv
+import functools
 import sys
 import xml.parsers.expat
 from collections.abc import Iterable, Iterator
@@ -178,7 +179,9 @@ def _add_child(parent: dict, name: str, value) -> None:
         parent[name] = [parent[name], value]
 
 
+@functools.lru_cache(maxsize=1024)
 def _local(name: str) -> str:
+    """An element or attribute name without its namespace (names repeat on every row, hence the cache)."""
     return name.rsplit(":", 1)[-1].rsplit("}", 1)[-1]
 
 

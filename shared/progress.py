@@ -20,8 +20,9 @@ DEFAULT_LOG_SECONDS = 10.0
 class TableProgress:
     def __init__(self, table: str, log=None, *, every_rows: int = DEFAULT_CHECKPOINT_ROWS,
                  every_seconds: float = DEFAULT_CHECKPOINT_SECONDS, log_every_seconds: float = DEFAULT_LOG_SECONDS,
-                 clock: Callable[[], float] = time.monotonic):
+                 unit: str = "pages", clock: Callable[[], float] = time.monotonic):
         self.table = table
+        self.unit = unit
         self.log = log or logging.getLogger("shared.progress")
         self.every_rows = every_rows
         self.every_seconds = every_seconds
@@ -34,14 +35,14 @@ class TableProgress:
         self.log.info(f"{table}: sync started")
 
     def page_done(self, rows: int, detail: str = "") -> None:
-        """Count a page (or report) and log a progress line if the last one is old enough."""
+        """Count a page (or report, or window: ``unit``) and log a progress line if the last one is old enough."""
         self.rows += rows
         self.pages += 1
         now = self.clock()
         if now - self._logged_at >= self.log_every_seconds:
             self._logged_at = now
             suffix = f" ({detail})" if detail else ""
-            self.log.info(f"{self.table}: {self.rows} rows so far from {self.pages} pages{suffix}")
+            self.log.info(f"{self.table}: {self.rows} rows so far from {self.pages} {self.unit}{suffix}")
 
     def checkpoint_due(self) -> bool:
         pending = self.rows - self._rows_at_checkpoint
@@ -54,4 +55,4 @@ class TableProgress:
 
     def finished(self, note: str = "") -> None:
         suffix = f"; {note}" if note else ""
-        self.log.info(f"{self.table}: {self.rows} rows delivered from {self.pages} pages{suffix}")
+        self.log.info(f"{self.table}: {self.rows} rows delivered from {self.pages} {self.unit}{suffix}")

@@ -1,5 +1,7 @@
 """Fixtures shared by every test: no real sleeping, and a sandbox started on demand."""
 
+import time
+
 import pytest
 from fivetran_connector_sdk import Logging
 
@@ -16,9 +18,21 @@ def sdk_logging():
 
 @pytest.fixture
 def sleeps(monkeypatch):
-    """Patch out sleeping in the HTTP client; the list records every requested wait."""
+    """Patch out sleeping in the HTTP client; the list records every requested wait.
+
+    The client's clocks move forward by every wait, so a rate limiter or a token expiry sees the time pass.
+    """
     waited: list[float] = []
-    monkeypatch.setattr(http_client, "sleep", waited.append)
+    skipped = [0.0]
+
+    def fake_sleep(seconds: float) -> None:
+        waited.append(seconds)
+        skipped[0] += max(0.0, seconds)
+
+    real_monotonic, real_wall_clock = time.monotonic, time.time
+    monkeypatch.setattr(http_client, "sleep", fake_sleep)
+    monkeypatch.setattr(http_client, "monotonic", lambda: real_monotonic() + skipped[0])
+    monkeypatch.setattr(http_client, "wall_clock", lambda: real_wall_clock() + skipped[0])
     return waited
 
 

@@ -291,3 +291,10 @@ def test_call_with_retries_repeats_a_streamed_read(sleeps, log):
     assert client(log=log).call_with_retries("report x", flaky) == "done"
     assert len(calls) == 3
     assert "report x" in log.text()
+
+
+def test_with_sleeping_patched_the_limiter_sees_time_pass_instead_of_spinning(sleeps):
+    limiter = RateLimiter.per(second=3)
+    for _ in range(7):
+        limiter.acquire()
+    assert len(sleeps) == 2 and all(0.9 < s <= 1.0 for s in sleeps)
