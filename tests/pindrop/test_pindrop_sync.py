@@ -81,8 +81,9 @@ def test_one_request_per_report_day_and_a_checkpoint_after_each(pindrop, fake_bo
     recorder, _ = run_update(pindrop, configuration)
     for report_type in REPORT_TYPES:
         assert requested_days(box, report_type) == [d.isoformat() for d in LAST_WEEK + [TODAY]]
+    assert len(recorder.checkpoints) == len(REPORT_TYPES) * len(LAST_WEEK)  # one per delivered report
     progress = [c["calls"]["last_day_delivered"] for c in recorder.checkpoints if "calls" in c]
-    assert progress == [d.isoformat() for d in LAST_WEEK]
+    assert list(dict.fromkeys(progress)) == [d.isoformat() for d in LAST_WEEK]
     assert fake.tokens_issued == 1 and len(box.requests_to("pindrop", "/oauth2/token")) == 1
 
 
@@ -207,7 +208,7 @@ def test_other_client_errors_fail_at_once_with_progress_kept(pindrop, fake_box, 
     assert error.value.status == status
     assert failed.checkpoints[-1] == {"blacklist": {"last_day_delivered": day(-4).isoformat()}}
     assert sleeps == []
-    assert len(requested_days(box, "blacklist")) == 4
+    assert len(requested_days(box, "blacklist")) == 5  # four delivered, the failing one asked once
 
 
 def test_a_malformed_report_fails_clearly_and_advances_nothing(pindrop, fake_box, sleeps):
@@ -234,32 +235,36 @@ def test_a_report_cut_off_every_time_fails_and_the_next_sync_delivers_it_once(pi
     assert_matches_source(combined, fake, LAST_WEEK, report_types=["enrollment"])
 
 
-def test_a_large_report_flushes_without_claiming_it_is_done(pindrop, fake_box, sleeps, monkeypatch):
+def test_a_large_report_flushes_without_claiming_it_is_done(pindrop, fake_box, sleeps, monkeypatch, log):
     monkeypatch.setattr(pindrop, "__FLUSH_EVERY_ROWS", 10)
+    monkeypatch.setattr(pindrop, "__LOG_EVERY_ROWS", 20)
+    monkeypatch.setattr(pindrop, "log", log)
     fake, box, configuration = fake_box(rows_per_report=25)
     recorder, _ = run_update(pindrop, {**configuration, "report_types": "calls", "start_date": day(-2).isoformat()})
     kinds = [kind if kind != "checkpoint" else ("checkpoint", data["calls"].get("last_day_delivered"))
              for kind, _, data in recorder.operations]
     first_report = [k for k in kinds[:kinds.index(("checkpoint", day(-2).isoformat())) + 1] if k != "upsert"]
     assert first_report == [("checkpoint", None), ("checkpoint", None), ("checkpoint", day(-2).isoformat())]
+    assert "calls: report for 2026-03-13: 20 rows so far" in log.text()
 
 
 TRANSIENT_FAULTS = [
     ("status", {"status": 429, "retry_after": "2"}),
     ("status", {"status": 429, "retry_after": "Wed, 21 Oct 2015 07:28:00 GMT"}),
     ("status", {"status": 500}), ("status", {"status": 502}), ("status", {"status": 503}),
-    ("slow", {"delay_s": 1.5}), ("reset", {}), ("truncate", {}),
+    ("slow", {"delay_s": 1.2}), ("reset", {}), ("truncate", {}),
 ]
 
 
 @pytest.mark.parametrize("fault, options", TRANSIENT_FAULTS)
 @pytest.mark.parametrize("route", ["/oauth2/token", "/v1/nightly_reports/account_risk/", "/v1/nightly_reports/"])
 def test_transient_faults_still_deliver_every_row_once(pindrop, fake_box, sleeps, fault, options, route):
-    fake, box, configuration = fake_box(rows_per_report={"account_risk": 4000})
+    fake, box, configuration = fake_box(rows_per_report={"account_risk": 1500})  # bodies of several chunks
     box.faults.add("pindrop", route, fault, nth=1 if route == "/oauth2/token" else 2, **options)
-    recorder, state = run_update(pindrop, configuration)
-    assert_matches_source(recorder, fake, LAST_WEEK)
-    assert all(state[t] == {"last_day_delivered": day(-1).isoformat()} for t in REPORT_TYPES)
+    recorder, state = run_update(pindrop, {**configuration, "report_types": "calls,account_risk"})
+    assert_matches_source(recorder, fake, LAST_WEEK, report_types=["calls", "account_risk"])
+    assert state == {t: {"last_day_delivered": day(-1).isoformat()} for t in ("calls", "account_risk")}
+    assert sleeps, "the fault was not retried"
     if options.get("retry_after") == "2":
         assert 2.0 in sleeps
 
@@ -295,15 +300,21 @@ def test_a_401_renews_the_token_once_and_the_sync_goes_on(pindrop, fake_box, sle
     assert_matches_source(recorder, fake, LAST_WEEK)
 
 
-def test_a_real_expiry_on_the_server_is_refreshed(pindrop, fake_box, sleeps):
+def test_a_token_that_expires_on_the_server_mid_sync_is_renewed_once(pindrop, fake_box, sleeps):
     fake, box, configuration = fake_box()
-    _, state = run_update(pindrop, {**configuration, "report_types": "calls"})
-    fake.expire_tokens()
-    assert fake.tokens_issued == 1
-    # A new sync gets a new token anyway; an expired one inside a sync is answered 401 and renewed once:
-    box.faults.add("pindrop", "/v1/nightly_reports/calls/", "expired_token", nth=1)
-    run_update(pindrop, {**configuration, "report_types": "calls"}, state)
-    assert fake.tokens_issued == 3
+
+    class ExpireAfterThirdReport(Recorder):
+        def checkpoint(self, state):
+            super().checkpoint(state)
+            if len(self.checkpoints) == 3:
+                fake.control_expire_tokens()  # the server now refuses the token the connector still holds
+
+    recorder, _ = run_update(pindrop, configuration, recorder=ExpireAfterThirdReport())
+    assert fake.tokens_issued == 2
+    refused = [r for r in report_requests(box) if r.headers["authorization"] == report_requests(box)[0].headers[
+        "authorization"]]
+    assert len(refused) == 4  # three reports, then the one answered 401 and sent again with the new token
+    assert_matches_source(recorder, fake, LAST_WEEK)
 
 
 def test_a_token_refused_twice_fails_loudly(pindrop, fake_box, sleeps):
@@ -331,12 +342,14 @@ def test_changed_reports_inside_the_lookback_converge(pindrop, fake_box, sleeps)
     recorder2, _ = run_update(pindrop, configuration, state)
     combined = Recorder()
     combined.operations = recorder.operations + recorder2.operations
-    for report_type in ("calls", "cases", "blacklist"):  # rows with their own key: edits replace, extras add
+    for report_type in ("calls", "cases", "blacklist", "enrollment"):  # own keys: edits replace, extras add
         assert_matches_source(combined, fake, LAST_WEEK, report_types=[report_type])
     for report_type in ("audit", "account_risk"):  # content keys: extras add, unchanged rows keep their key
         before = {r["id"] for r in rows_by_day(recorder, report_type)[yesterday]}
         after = {r["id"] for r in rows_by_day(recorder2, report_type)[yesterday]}
         assert len(after - before) == 3 + 2 and len(before - after) == 2
+        kept = {r["id"] for r in rows_by_day(combined, report_type)[yesterday]}
+        assert kept == before | after  # a report never deletes: the edited rows' old versions stay
 
 
 def test_rate_limit_setting_builds_a_client_side_limiter(pindrop):

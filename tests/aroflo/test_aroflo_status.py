@@ -1,0 +1,241 @@
+"""Body status codes, the daily limit, page-size halving, rate limits and transport faults."""
+
+from datetime import timedelta
+
+import pytest
+import responses
+
+from shared.http_client import HttpError
+from shared.parsing import PayloadError
+from tests.aroflo.conftest import SMALL, source_ids, synced
+from tests.aroflo.test_aroflo_signing import api_module
+from tests.harness import Recorder, run_update
+
+TABLES = ("users", "suppliers", "payments")
+
+
+def requests_of(box, zone: str) -> list[tuple[str, str]]:
+    return [(r.arg("page"), r.arg("pageSize")) for r in box.requests_to("aroflo") if r.arg("zone") == zone]
+
+
+def assert_complete(fake, recorder, tables=TABLES):
+    for table in tables:
+        assert set(synced(recorder, table)) == source_ids(fake, table), table
+
+
+@pytest.mark.parametrize("status", ["6", "429"])
+def test_throttling_statuses_back_off_and_retry(aroflo, fake_box, vtime, status):
+    fake, box, configuration = fake_box()
+    fake.control_trigger(status, zone="suppliers", nth=2, times=2)
+    recorder, _ = run_update(aroflo, configuration)
+    assert_complete(fake, recorder)
+    assert requests_of(box, "suppliers")[1:4] == [("2", "50")] * 3  # page 2 asked three times
+    assert len([w for w in vtime.waits if w >= 2.5]) == 2  # 5 s and 10 s backoff, jittered by half
+    assert aroflo.log.text().count("rate limited; retry") == 2
+
+
+def test_throttling_that_never_ends_fails_clearly(aroflo, fake_box):
+    fake, box, configuration = fake_box()
+    fake.control_trigger("6", zone="users", times=None)
+    with pytest.raises(api_module().AroFloError, match="status 6 .*still rate limited after 4 attempts"):
+        run_update(aroflo, configuration)
+
+
+def test_the_daily_limit_ends_the_sync_cleanly_and_the_next_sync_resumes(aroflo, fake_box, vtime):
+    fake, box, configuration = fake_box(per_day=6)  # users: 1 + 3 pages, suppliers: 2 of 3 pages
+    first, state = run_update(aroflo, configuration)  # no exception: the sync ends cleanly
+    warnings = [message for kind, _, message in first.operations if kind == "warning"]
+    assert len(warnings) == 1 and "daily limit of 2,000 requests" in warnings[0] and "resumes" in warnings[0]
+    assert first.operations[-2][0] == "checkpoint" and first.operations[-1][0] == "warning"
+    scan_cursor = state["suppliers"]["full_scan"]["cursor"]
+    assert state["suppliers"]["full_scan"]["walking"] == "cursor"  # an interrupted walk
+    assert scan_cursor == max(r["datetimeinserted"] for r in first.upserts("suppliers"))  # 2 pages, 100 rows
+    assert "payments" not in state and len(first.upserts("suppliers")) == 100
+    assert len(box.requests_to("aroflo")) == 7  # the 7th answered status 7
+
+    fake.control_reset_day()  # 00:00 Melbourne
+    fake.limits["day"] = 2000
+    vtime.now += 86_400
+    box.requests.clear()
+    second, final = run_update(aroflo, configuration, state)
+    resumed = [r.arg("where") for r in box.requests_to("aroflo") if r.arg("zone") == "suppliers"]
+    cursor = api_module()._parse_time(scan_cursor) - timedelta(seconds=1)
+    assert resumed == [f"and|datetimeinserted|>|{cursor:%Y-%m-%d %H:%M:%S}"]  # at the checkpoint, not the start
+    assert len(second.upserts("suppliers")) == 11  # the last row delivered (tied with the cursor) + 10 new
+    replay = Recorder()
+    replay.operations = first.operations + second.operations
+    assert_complete(fake, replay)
+    assert "full_scan" not in final["suppliers"] and final["payments"]["cursor"]
+
+
+@pytest.mark.parametrize("status", ["8", "888888"])
+def test_a_heavy_page_halves_page_size_and_resumes_at_the_same_row(aroflo, fake_box, status):
+    fake, box, configuration = fake_box()
+    fake.control_trigger(status, zone="payments", nth=2)
+    recorder, _ = run_update(aroflo, {**configuration, "max_records_per_page": "125"})
+    # 230 payments: page 2 of 125 fails; 125 rows done = page 3 of 62 minus its first row, then page 4 of 62.
+    assert requests_of(box, "payments") == [("1", "125"), ("2", "125"), ("3", "62"), ("4", "62")]
+    assert len(recorder.upserts("payments")) == SMALL["payments"]  # nothing skipped, nothing repeated
+    assert_complete(fake, recorder)
+    assert f"status {status}" in aroflo.log.text() and "pageSize=62" in aroflo.log.text()
+
+
+def test_the_size_limit_on_every_page_settles_on_a_size_that_fits(aroflo, fake_box):
+    fake, box, configuration = fake_box(response_row_limit=30)  # like 3.5 MB reached at 31 rows
+    recorder, _ = run_update(aroflo, configuration)
+    assert_complete(fake, recorder)
+    assert len(recorder.upserts("suppliers")) == SMALL["suppliers"]
+    assert requests_of(box, "suppliers")[:3] == [("1", "50"), ("1", "25"), ("2", "25")]
+
+
+def test_a_page_too_heavy_even_for_one_row_fails(aroflo, fake_box):
+    fake, box, configuration = fake_box()
+    fake.control_trigger("8", zone="users", times=None)
+    with pytest.raises(api_module().AroFloError, match="even with one row per page"):
+        run_update(aroflo, configuration)
+
+
+@pytest.mark.parametrize("status", ["1", "2", "3", "4", "20", "30"])
+def test_permission_statuses_fail_with_configuration_advice(aroflo, fake_box, status):
+    fake, box, configuration = fake_box()
+    fake.control_trigger(status, message="API access is disabled")
+    with pytest.raises(api_module().AroFloError, match="API access is not enabled or not permitted"):
+        run_update(aroflo, configuration)
+    assert len(box.requests_to("aroflo")) == 1
+
+
+def test_an_unknown_status_on_http_200_is_an_error(aroflo, fake_box):
+    fake, box, configuration = fake_box()
+    fake.control_trigger("5", zone="payments", nth=2)
+    failed = Recorder()
+    with pytest.raises(api_module().AroFloError, match="status 5"):
+        run_update(aroflo, configuration, recorder=failed)
+    assert "payments" not in failed.checkpoints[-1] or failed.checkpoints[-1]["payments"].get("cursor")
+
+
+def test_authentication_failure_on_http_401_gets_the_same_advice(aroflo, fake_box):
+    fake, box, configuration = fake_box(error_http_status=401)
+    with pytest.raises(HttpError, match="HTTP 401.*credentials are wrong.*clock") as error:
+        run_update(aroflo, {**configuration, "pencoded": "wrong-pencoded"})
+    assert "wrong-pencoded" not in str(error.value)
+
+
+@pytest.mark.parametrize("fault, options", [
+    ("status", {"status": 429, "retry_after": "2"}),
+    ("status", {"status": 429, "retry_after": "Wed, 21 Oct 2015 07:28:00 GMT"}),
+    ("status", {"status": 500}), ("status", {"status": 502}), ("status", {"status": 503}),
+    ("reset", {}), ("truncate", {}), ("slow", {"delay_s": 1.3}),
+])
+def test_transient_faults_still_deliver_every_row(aroflo, fake_box, vtime, fault, options):
+    fake, box, configuration = fake_box()
+    injected = box.faults.add("aroflo", "/", fault, nth=6, **options)  # a suppliers page
+    recorder, _ = run_update(aroflo, {**configuration, "request_timeout_seconds": "1"})
+    assert injected.fired == 1
+    assert_complete(fake, recorder)
+    if options.get("retry_after") == "2":
+        assert 2.0 in vtime.waits
+
+
+def test_a_malformed_body_fails_and_advances_nothing(aroflo, fake_box, monkeypatch):
+    fake, box, configuration = fake_box()
+    box.faults.add("aroflo", "/", "malformed", nth=2)  # users, created walk, page 1
+    failed = Recorder()
+    with pytest.raises(PayloadError, match="not JSON"):
+        run_update(aroflo, configuration, recorder=failed)
+    assert all("created_cursor" not in c.get("users", {}) for c in failed.checkpoints)
+
+
+def test_an_expired_payload_answer_fails_and_advances_nothing(aroflo, fake_box):
+    fake, box, configuration = fake_box()
+    box.faults.add("aroflo", "/", "expired_token", nth=5)  # suppliers, page 1
+    failed = Recorder()
+    with pytest.raises(api_module().AuthenticationFailed, match="Payload has expired"):
+        run_update(aroflo, configuration, recorder=failed)
+    assert all("suppliers" not in c or not c["suppliers"].get("cursor") for c in failed.checkpoints)
+
+
+def test_the_client_keeps_to_3_per_second_and_120_per_minute(aroflo, fake_box, vtime):
+    windows = dict((count, window) for window, count in getattr(aroflo, "__RATE_LIMITS"))
+    assert windows[3] >= 1.0 and windows[120] >= 60.0  # never more than 3 a second or 120 a minute
+    fake, box, configuration = fake_box()  # the fake enforces 3/s and 120/min on the same virtual clock
+    start = vtime.now
+    recorder, _ = run_update(aroflo, {**configuration, "max_records_per_page": "4"})
+    sent = len(box.requests_to("aroflo"))
+    assert sent > 120
+    assert "rate limited" not in aroflo.log.text()  # the fake never had to refuse a request
+    assert vtime.now - start >= 60  # the 121st request waited for the minute window
+    assert_complete(fake, recorder)
+
+
+def test_without_the_client_limit_the_server_limit_is_met_with_backoff(aroflo, fake_box, monkeypatch):
+    monkeypatch.setattr(aroflo, "new_rate_limiter", lambda: None)
+    fake, box, configuration = fake_box()
+    recorder, _ = run_update(aroflo, configuration)
+    assert "status 429 (Too Many Requests Per Second (max x3)): rate limited" in aroflo.log.text()
+    assert_complete(fake, recorder)
+
+
+def test_the_real_limiter_is_built_from_the_documented_limits():
+    from tests.harness import load_connector
+
+    module = load_connector("aroflo")
+    limiter = module.new_rate_limiter()
+    assert limiter._limits == [(1.5, 3), (62.0, 120)]
+
+
+REQUIRED = {"uencoded": "u1234", "pencoded": "p1234", "orgencoded": "o1234", "secret_key": "k1234",
+            "enable_users_sync": "true", "enable_suppliers_sync": "false", "enable_payments_sync": "false"}
+
+
+def _users_page(rows: list, current: int | None = None, maximum="500") -> dict:
+    return {"status": "0", "statusmessage": "Login OK", "zoneresponse": {
+        "users": rows, "currentpageresults": len(rows) if current is None else current, "maxpageresults": maximum}}
+
+
+@responses.activate
+def test_a_body_throttle_honours_retry_after(aroflo, vtime):
+    responses.get("https://api.aroflo.com/", json={"status": "429", "statusmessage": "max x3"},
+                  headers={"Retry-After": "7"})
+    responses.get("https://api.aroflo.com/", json=_users_page([]))
+    run_update(aroflo, REQUIRED)
+    assert 7.0 in vtime.waits
+
+
+@responses.activate
+@pytest.mark.parametrize("page, message", [
+    (_users_page([{"userid": "a"}], current=2), "currentpageresults says 2 rows, the page has 1"),
+    (_users_page([{"userid": str(n)} for n in range(3)]), "3 rows for pageSize=2"),
+    ({"status": "0", "statusmessage": "Login OK"}, "lacks 'zoneresponse'"),
+    ({"status": "0", "zoneresponse": {"users": [], "maxpageresults": "500"}}, "lacks 'zoneresponse.currentpageresults'"),
+    ({"statusmessage": "Login OK", "zoneresponse": {}}, "lacks 'status'"),
+    (_users_page([{"username": "no id"}]), "a row has no userid"),
+    (_users_page([{"userid": "a", "archived": "maybe"}]), "field archived: expected a boolean"),
+    (_users_page([{"userid": "a", "createddatetimeutc": "23rd May"}]), "unrecognised date or time"),
+])
+def test_pages_that_do_not_have_the_documented_shape_fail(aroflo, vtime, page, message):
+    responses.get("https://api.aroflo.com/", json=page)
+    failed = Recorder()
+    with pytest.raises(PayloadError, match=message):
+        run_update(aroflo, {**REQUIRED, "max_records_per_page": "2"}, recorder=failed)
+    assert failed.checkpoints == []
+
+
+@responses.activate
+def test_a_full_page_asks_for_the_next_and_a_short_one_ends_the_walk(aroflo, vtime):
+    responses.get("https://api.aroflo.com/", json=_users_page([{"userid": "a"}, {"userid": "b"}], maximum=2))
+    responses.get("https://api.aroflo.com/", json=_users_page([{"userid": "c"}], maximum="2"))
+    responses.get("https://api.aroflo.com/", json=_users_page([]))  # the created walk
+    recorder, _ = run_update(aroflo, {**REQUIRED, "max_records_per_page": "2"})
+    pages = [call.request.url.split("&page=")[1] for call in responses.calls]
+    assert pages == ["1&pageSize=2", "2&pageSize=2", "1&pageSize=2"]
+    assert [row["id"] for row in recorder.upserts("users")] == ["a", "b", "c"]
+
+
+@responses.activate
+def test_a_short_page_below_page_size_but_maxpageresults_500_is_not_the_end(aroflo, vtime):
+    """AroFlo may keep maxpageresults at 500 while honouring a smaller pageSize: the page size sent decides."""
+    responses.get("https://api.aroflo.com/", json=_users_page([{"userid": "a"}, {"userid": "b"}], maximum="500"))
+    responses.get("https://api.aroflo.com/", json=_users_page([], maximum="500"))
+    responses.get("https://api.aroflo.com/", json=_users_page([]))
+    recorder, _ = run_update(aroflo, {**REQUIRED, "max_records_per_page": "2"})
+    assert len(responses.calls) == 3 and len(recorder.upserts("users")) == 2

@@ -1,0 +1,277 @@
+"""Tables, keys, types, explicit filters, incremental rules and resumption, against the AroFlo fake."""
+
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+import responses
+
+from shared.http_client import HttpError
+from tests.aroflo.conftest import SMALL, source_ids, synced
+from tests.harness import Recorder, run_update
+
+TABLES = ("users", "suppliers", "payments")
+
+
+def wheres(box, zone: str) -> list[str]:
+    return [request.arg("where") for request in box.requests_to("aroflo") if request.arg("zone") == zone]
+
+
+def test_every_table_and_key_across_several_pages(aroflo, fake_box):
+    fake, box, configuration = fake_box()
+    recorder, state = run_update(aroflo, configuration)
+    for table in TABLES:
+        assert set(synced(recorder, table)) == source_ids(fake, table), table
+        assert all(row["id"] for row in recorder.upserts(table))
+    assert len(recorder.upserts("suppliers")) == SMALL["suppliers"]  # one walk: each row exactly once
+    assert len(recorder.upserts("payments")) == SMALL["payments"]
+    pages = [(r.arg("zone"), r.arg("page")) for r in box.requests_to("aroflo")]
+    assert pages.count(("payments", "5")) == 1 and ("payments", "6") not in pages  # 230 rows, 50 a page
+    assert len(pages) == len({r.raw_query for r in box.requests_to("aroflo")})  # no page fetched twice
+    assert set(state) == set(TABLES)
+    assert f"AroFlo: {len(pages)} requests made, {2000 - len(pages)} left in today's budget" in aroflo.log.text()
+
+
+def test_rows_keep_every_field_typed_flattened_and_normalized(aroflo, fake_box):
+    fake, box, configuration = fake_box()
+    recorder, _ = run_update(aroflo, configuration)
+    users = synced(recorder, "users")
+    never_updated = users[fake.make_id("USR", 1)]
+    assert never_updated["lastupdateddatetimeutc"] is None and never_updated["lastupdatedutc"] is None
+    assert never_updated["updated_at"] is None
+    updated = users[fake.make_id("USR", 3)]
+    source = fake.row("users", 3)
+    created = datetime.strptime(source["createddatetimeutc"], "%Y/%m/%d %H:%M:%S")
+    assert updated["createddatetimeutc"] == created.strftime("%Y-%m-%dT%H:%M:%S.000000Z") == updated["created_at"]
+    assert updated["lastupdateddatetimeutc"].endswith("Z")
+    assert updated["updated_at"] == updated["lastupdateddatetimeutc"]
+    assert updated["createdutc"] == created.date().isoformat()
+    assert (updated["first_name"], updated["last_name"]) == (source["givennames"], source["surname"])
+    assert updated["givennames"] == source["givennames"] and updated["userid"] == updated["id"]
+    assert updated["role"] == source["position"] and updated["access_level"] == source["accesstype"]
+    assert updated["org_orgid"] == source["org"]["orgid"]
+    assert {type(row["archived"]) for row in users.values()} == {bool}
+    assert users[fake.make_id("USR", 5)]["archived"] is True  # "TRUE" in the source
+
+    suppliers = synced(recorder, "suppliers")
+    supplier = suppliers[fake.make_id("SUP", 3)]
+    raw = fake.row("suppliers", 3)
+    assert supplier["datetimeinserted"] == raw["datetimeinserted"].replace(" ", "T") + "0000Z"  # .58 -> .580000
+    assert supplier["name"] == raw["suppliername"] and supplier["city"] == raw["address"]["suburb"]
+    assert supplier["address_postcode"] == raw["address"]["postcode"] and supplier["tax_id"] == raw["abn"]
+    assert supplier["orgs"] == raw["orgs"]  # kept whole (a list here, {"org": {...}} elsewhere) as JSON
+    assert supplier["postable"] is (raw["postable"].lower() == "true")
+
+    payments = synced(recorder, "payments")
+    payment = payments[fake.make_id("PAY", 7)]
+    raw = fake.row("payments", 7)
+    assert payment["amount"] == raw["amount"] and payment["surchargeamount"] == "0.0000"
+    assert payment["datepaid"] == payment["payment_date"] == raw["datepaid"].replace("/", "-")
+    assert payment["linkedto_linkedtotype"] == "invoice" and payment["receivedby_userid"]
+    assert payment["payment_method"] == raw["paymentmethodname"] and payment["linkprocessed"] is False
+    assert payments[fake.make_id("PAY", 3)]["datelinkprocessed"].endswith("T10:00:00.000000Z")
+
+
+def test_schema_declares_keys_and_types(aroflo):
+    tables = {entry["table"]: entry for entry in aroflo.schema({})}
+    assert set(tables) == set(TABLES)
+    assert all(entry["primary_key"] == ["id"] for entry in tables.values())
+    users, suppliers, payments = (tables[t]["columns"] for t in TABLES)
+    assert users["lastupdateddatetimeutc"] == users["updated_at"] == "UTC_DATETIME"
+    assert users["createdutc"] == "NAIVE_DATE" and users["archived"] == "BOOLEAN"
+    assert suppliers["datetimeinserted"] == "UTC_DATETIME" and suppliers["orgs"] == "JSON"
+    assert suppliers["postable"] == "BOOLEAN"
+    assert payments["amount"] == {"type": "DECIMAL", "precision": 18, "scale": 4}
+    assert payments["payment_date"] == payments["datepaid"] == "NAIVE_DATE"
+
+
+def test_every_request_sends_an_explicit_where_sorted_ascending(aroflo, fake_box):
+    fake, box, configuration = fake_box()
+    run_update(aroflo, configuration)
+    for request in box.requests_to("aroflo"):
+        assert request.method == "GET"
+        assert len(request.query["where"]) == 1 and request.arg("where").startswith("and|")
+        cursor_field = request.arg("where").split("|")[1]
+        assert request.query["order"][0] == f"{cursor_field}|asc"
+        assert request.arg("pageSize") == "50"
+    assert wheres(box, "users")[0] == "and|lastupdateddatetimeutc|>|2001-01-01 00:00:00"
+    assert wheres(box, "users")[1] == "and|createddatetimeutc|>|2001-01-01 00:00:00"
+    assert wheres(box, "suppliers")[0] == "and|datetimeinserted|>|2001-01-01 00:00:00"
+    assert wheres(box, "payments")[0] == "and|datepaid|>|2000-12-31"  # initial_sync_days 0: everything
+
+
+@responses.activate
+def test_the_default_filter_warning_is_treated_as_a_bug(aroflo, vtime):
+    responses.get("https://api.aroflo.com/", json={
+        "status": "0", "statusmessage": "Login OK. No WHERE clause found, default filter applied.",
+        "zoneresponse": {"users": [], "currentpageresults": 0, "maxpageresults": "500"}})
+    with pytest.raises(Exception, match="30-day default filter.*bug"):
+        run_update(aroflo, {"uencoded": "u1234", "pencoded": "p1234", "orgencoded": "o1234", "secret_key": "k1234"})
+    assert responses.calls[0].request.url.startswith("https://api.aroflo.com/?zone=users&where=")
+
+
+def test_the_next_sync_asks_from_each_cursor_minus_its_lookback(aroflo, fake_box, vtime):
+    fake, box, configuration = fake_box()
+    _, state = run_update(aroflo, configuration)
+    vtime.now += 60  # a new sync has a new rate limiter: let the fake's per-second window pass
+    users, suppliers, payments = state["users"], state["suppliers"], state["payments"]
+    assert users["updated_cursor"] == max(filter(None, (utc_text(r["lastupdateddatetimeutc"])
+                                                        for r in fake.rows("users"))))
+    box.requests.clear()
+    run_update(aroflo, configuration, state)
+
+    def minus(cursor: str, delta: timedelta) -> str:
+        return (datetime.fromisoformat(cursor.replace("Z", "+00:00")) - delta).strftime("%Y-%m-%d %H:%M:%S")
+
+    assert wheres(box, "users") == [
+        f"and|lastupdateddatetimeutc|>|{minus(users['updated_cursor'], timedelta(hours=1))}",
+        f"and|createddatetimeutc|>|{minus(users['created_cursor'], timedelta(hours=1))}"]
+    assert wheres(box, "suppliers") == [f"and|datetimeinserted|>|{minus(suppliers['cursor'], timedelta(hours=1))}"]
+    cursor_day = date.fromisoformat(payments["cursor"])
+    assert wheres(box, "payments") == [f"and|datepaid|>|{cursor_day - timedelta(days=8)}"]  # 7-day lookback
+    assert len(box.requests_to("aroflo")) == 4  # nothing changed: one page per walk
+
+
+def utc_text(value):
+    from tests.aroflo.test_aroflo_signing import api_module
+
+    return api_module().utc_text(value)
+
+
+def test_inserts_and_updates_arrive_with_the_next_sync(aroflo, fake_box):
+    fake, box, configuration = fake_box()
+    first, state = run_update(aroflo, configuration)
+    edited_user, new_users = fake.make_id("USR", 4), fake.control_insert("users", 2)["inserted"]
+    fake.control_update("users", [edited_user])
+    new_supplier = fake.control_insert("suppliers", 1)["inserted"][0]
+    new_payment = fake.control_insert("payments", 1)["inserted"][0]
+    second, _ = run_update(aroflo, configuration, state)
+    users = synced(second, "users")
+    assert set(new_users) | {edited_user} <= set(users)
+    assert users[edited_user]["last_name"].endswith("(edited)")
+    assert users[new_users[0]]["lastupdateddatetimeutc"] is None  # found by the created walk
+    assert new_supplier in synced(second, "suppliers") and new_payment in synced(second, "payments")
+    replay = Recorder()
+    replay.operations = first.operations + second.operations
+    for table in TABLES:
+        assert set(synced(replay, table)) == source_ids(fake, table)
+
+
+def test_supplier_edits_arrive_with_the_periodic_full_rescan(aroflo, fake_box):
+    fake, box, configuration = fake_box()
+    _, state = run_update(aroflo, configuration)
+    assert state["suppliers"]["full_scan_completed_at"] and "full_scan" not in state["suppliers"]
+    old = fake.make_id("SUP", 2)
+    fake.control_update("suppliers", [old])
+    second, state = run_update(aroflo, configuration, state)
+    assert old not in synced(second, "suppliers")  # no last-modified field: not seen until the re-scan
+    state["suppliers"]["full_scan_completed_at"] = "2020-01-01T00:00:00.000000Z"  # 7 days have passed
+    box.requests.clear()
+    third, state = run_update(aroflo, configuration, state)
+    assert synced(third, "suppliers")[old]["name"].endswith("(edited)")
+    assert wheres(box, "suppliers")[0] == "and|datetimeinserted|>|2001-01-01 00:00:00"
+    assert state["suppliers"]["full_scan_completed_at"] > "2020-01-02"
+
+
+def test_resync_days_zero_rescans_suppliers_every_sync(aroflo, fake_box):
+    fake, box, configuration = fake_box()
+    configuration = {**configuration, "supplier_full_resync_days": "0"}
+    _, state = run_update(aroflo, configuration)
+    second, _ = run_update(aroflo, configuration, state)
+    assert set(synced(second, "suppliers")) == source_ids(fake, "suppliers")
+
+
+def test_first_sync_reads_initial_sync_days_of_payments(aroflo, fake_box):
+    fake, box, configuration = fake_box()
+    recorder, state = run_update(aroflo, {**configuration, "initial_sync_days": "30"})
+    first_day = datetime.now(timezone.utc).date() - timedelta(days=30)
+    assert wheres(box, "payments")[0] == f"and|datepaid|>|{first_day - timedelta(days=1)}"
+    expected = {r["paymentid"] for r in fake.rows("payments") if r["datepaid"].replace("/", "-") >= str(first_day)}
+    assert set(synced(recorder, "payments")) == expected and 0 < len(expected) < SMALL["payments"]
+    assert set(synced(recorder, "users")) == source_ids(fake, "users")  # users and suppliers: all history
+
+
+def test_incremental_off_rereads_everything_each_sync(aroflo, fake_box):
+    fake, box, configuration = fake_box()
+    configuration = {**configuration, "enable_incremental_sync": "false"}
+    _, state = run_update(aroflo, configuration)
+    box.requests.clear()
+    second, _ = run_update(aroflo, configuration, state)
+    assert wheres(box, "users")[0] == "and|lastupdateddatetimeutc|>|2001-01-01 00:00:00"
+    assert wheres(box, "payments")[0] == "and|datepaid|>|2000-12-31"
+    for table in TABLES:
+        assert set(synced(second, table)) == source_ids(fake, table)
+
+
+def test_disabled_tables_are_not_requested(aroflo, fake_box):
+    fake, box, configuration = fake_box()
+    recorder, state = run_update(aroflo, {**configuration, "enable_users_sync": "false",
+                                          "enable_payments_sync": "false"})
+    assert {r.arg("zone") for r in box.requests_to("aroflo")} == {"suppliers"}
+    assert set(state) == {"suppliers"} and recorder.upserts("users") == []
+
+
+def test_a_failure_mid_table_keeps_state_and_the_next_sync_converges(aroflo, fake_box, monkeypatch):
+    monkeypatch.setattr(aroflo, "TableProgress", _every_page_progress(aroflo))
+    fake, box, configuration = fake_box()
+    box.faults.add("aroflo", "/", "status", nth=9, times=None, status=500)  # 4 users + 3 suppliers + payments 1
+    failed = Recorder()
+    with pytest.raises(HttpError, match="HTTP 500"):
+        run_update(aroflo, configuration, recorder=failed)
+    state = failed.checkpoints[-1]
+    committed = _committed(failed, "payments")
+    assert state["payments"]["cursor"] == max(r["datepaid"] for r in committed)  # page 1 only
+    assert state["payments"]["walking"] == "cursor"
+    box.faults.clear()
+    box.requests.clear()
+    second, final = run_update(aroflo, configuration, state)
+    resumed_day = date.fromisoformat(state["payments"]["cursor"]) - timedelta(days=1)
+    assert wheres(box, "payments")[0] == f"and|datepaid|>|{resumed_day}"  # the cursor's day again, no lookback
+    assert len(second.upserts("payments")) < SMALL["payments"] - 50 + 5  # only rows tied with the cursor re-read
+    assert "walking" not in final["payments"]
+    assert {r["id"] for r in committed} | set(synced(second, "payments")) == source_ids(fake, "payments")
+    assert len(committed) == 50 and state["users"] and state["suppliers"]
+
+
+def _committed(recorder: Recorder, table: str) -> list[dict]:
+    last = max(i for i, (kind, _, _) in enumerate(recorder.operations) if kind == "checkpoint")
+    return [data for kind, name, data in recorder.operations[:last] if kind == "upsert" and name == table]
+
+
+def _every_page_progress(aroflo):
+    original = aroflo.TableProgress
+
+    def make(table, log=None, **_):
+        return original(table, log=log, every_rows=1)
+
+    return make
+
+
+def test_rows_out_of_order_stop_mid_walk_checkpoints(aroflo, vtime, monkeypatch):
+    """If AroFlo ignored ``order``, a checkpoint could skip rows: the walk then moves its cursor only at the end."""
+    responses_mock = responses.RequestsMock()
+    rows = [{"paymentid": f"P{n}", "datepaid": day} for n, day in enumerate(
+        ["2024/01/05", "2024/01/06", "2024/01/01", "2024/01/02"])]
+    with responses_mock:
+        for page, chunk in ((1, rows[:2]), (2, rows[2:]), (3, [])):
+            responses_mock.get("https://api.aroflo.com/", match=[responses.matchers.query_param_matcher(
+                {"zone": "payments", "where": "and|datepaid|>|2000-12-31", "order": ["datepaid|asc", "paymentid|asc"],
+                 "page": str(page), "pageSize": "2"})],
+                json={"status": "0", "statusmessage": "Login OK", "zoneresponse": {
+                    "payments": chunk, "currentpageresults": len(chunk), "maxpageresults": 500}})
+        monkeypatch.setattr(aroflo, "TableProgress", _every_page_progress(aroflo))
+        recorder, state = run_update(aroflo, {"uencoded": "u1234", "pencoded": "p1234", "orgencoded": "o1234",
+                                              "secret_key": "k1234", "enable_users_sync": "false",
+                                              "enable_suppliers_sync": "false", "initial_sync_days": "0",
+                                              "max_records_per_page": "2"})
+    mid_walk = [c for c in recorder.checkpoints[:-1] if c.get("payments", {}).get("cursor")]
+    assert mid_walk == [{"payments": {"cursor": "2024-01-06", "walking": "cursor"}}]  # page 1, before the disorder
+    assert state["payments"] == {"cursor": "2024-01-06"}
+    assert "out of datepaid order" in aroflo.log.text()
+    assert len(recorder.upserts("payments")) == 4
+
+
+def test_a_future_dated_row_cannot_push_the_cursor_past_today(aroflo, fake_box):
+    fake, box, configuration = fake_box()
+    fake.control_update("payments", [fake.make_id("PAY", 9)], datepaid="2099/01/01")
+    _, state = run_update(aroflo, configuration)
+    assert state["payments"]["cursor"] <= (datetime.now(timezone.utc).date() + timedelta(days=1)).isoformat()

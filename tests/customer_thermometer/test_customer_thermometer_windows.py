@@ -1,0 +1,109 @@
+"""The date-window walk on its own, against sources that truncate like the API (and worse)."""
+
+import random
+from datetime import date, timedelta
+
+import pytest
+
+from tests.conftest import ListLog
+from tests.harness import load_connector
+
+api = load_connector("customer_thermometer").api
+FIRST, LAST = date(1970, 1, 1), date(2026, 7, 3)
+
+
+class Source:
+    """Rows by day; a call keeps the latest ``limit`` rows of its window (and at most ``cap``, if set).
+
+    ``inclusive=False`` makes toDate exclusive, as an API comparing a datetime with a bare date would.
+    """
+
+    def __init__(self, days: list[date], *, inclusive: bool = True, cap: int | None = None):
+        self.rows = sorted(({"response_id": str(n), "response_date": f"{day}T12:00:00.000000Z"}
+                            for n, day in enumerate(days)), key=lambda r: (r["response_date"], r["response_id"]))
+        self.inclusive, self.cap, self.calls = inclusive, cap, []
+
+    def fetch(self, start: date, end: date, limit: int) -> list[dict]:
+        self.calls.append((start, end, limit))
+        inside = [r for r in self.rows if start.isoformat() <= r["response_date"][:10]
+                  and (r["response_date"][:10] <= end.isoformat() if self.inclusive
+                       else r["response_date"][:10] < end.isoformat())]
+        return inside[::-1][: min(limit, self.cap or limit)]
+
+    def walk(self, first=FIRST, last=LAST, row_limit=100, day_row_limit=400) -> list:
+        return list(api.walk_windows(self.fetch, first, last, row_limit=row_limit, day_row_limit=day_row_limit,
+                                     date_column="response_date", log=ListLog()))
+
+
+def ids(windows) -> set:
+    return {row["response_id"] for window in windows for row in window.rows}
+
+
+def spread(count: int, first: date, last: date, seed: int = 7) -> list[date]:
+    rng = random.Random(seed)
+    return [first + timedelta(days=rng.randrange((last - first).days + 1)) for _ in range(count)]
+
+
+def test_an_empty_range_of_decades_costs_one_call():
+    source = Source([])
+    windows = source.walk()
+    assert len(source.calls) == 1 and [(w.first, w.last) for w in windows] == [(FIRST, LAST)]
+
+
+def test_an_empty_decade_before_dense_data_costs_a_handful_of_empty_calls():
+    source = Source(spread(2_000, date(2020, 1, 1), date(2026, 6, 30)))
+    windows = source.walk()
+    assert ids(windows) == {r["response_id"] for r in source.rows}
+    empty_calls = [c for c in source.calls if c[1] < date(2020, 1, 1)]  # 50 empty years, bisected
+    assert len(empty_calls) <= 8
+    assert len(source.calls) <= 2_000 / 50 * 1.6  # about half a limit per call, plus the narrowing
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_windows_tile_the_range_none_is_full_and_every_row_comes_back(seed):
+    rng = random.Random(seed)
+    days = spread(rng.randrange(500, 3_000), date(2015, 1, 1), date(2026, 7, 2), seed)
+    days += [date(2021, 5, 5)] * rng.randrange(0, 350)  # sometimes a day fuller than the limit
+    source = Source(days)
+    windows = source.walk(first=date(2010, 1, 1))
+    assert ids(windows) == {r["response_id"] for r in source.rows}
+    assert all(len(w.rows) < 100 or w.first == w.last for w in windows)
+    assert windows[0].first == date(2010, 1, 1) and windows[-1].last == LAST
+    for before, after in zip(windows, windows[1:], strict=False):
+        # a multi-day window's last day is re-read by the next one (toDate might be exclusive); a day is not
+        assert after.first == (before.last if before.last > before.first else before.last + timedelta(days=1))
+
+
+def test_an_exclusive_to_date_loses_no_row_of_a_sparse_source():
+    source = Source(spread(600, date(2019, 1, 1), date(2026, 6, 30)), inclusive=False)
+    assert ids(source.walk()) == {r["response_id"] for r in source.rows}
+
+
+def test_a_full_day_is_read_once_more_with_the_larger_limit():
+    source = Source([date(2024, 3, 15)] * 250 + spread(100, date(2024, 1, 1), date(2024, 6, 1)))
+    windows = source.walk()
+    assert ids(windows) == {r["response_id"] for r in source.rows}
+    assert (date(2024, 3, 15), date(2024, 3, 15), 400) in source.calls
+
+
+def test_a_day_beyond_the_larger_limit_fails_instead_of_losing_rows():
+    source = Source([date(2024, 3, 15)] * 400)
+    with pytest.raises(api.WindowTooFull, match="2024-03-15 holds 400 rows or more"):
+        source.walk()
+
+
+def test_an_api_that_caps_every_call_is_detected_on_a_full_day():
+    """A server that returns at most 100 rows whatever limit is asked: the larger limit brings exactly 100."""
+    source = Source([date(2024, 3, 15)] * 150, cap=100)
+    with pytest.raises(api.WindowTooFull, match="exactly 100 rows again with limit=400.*cap every call"):
+        source.walk()
+
+
+def test_windows_grow_after_sparse_ones_and_shrink_after_full_ones():
+    assert api._wider_span(0, 10, 100) == 40  # empty: four times longer
+    assert api._wider_span(10, 10, 100) == 40  # sparse: towards 50 rows, at most four times
+    assert api._wider_span(90, 10, 100) == 5  # dense: shorter
+    rows = [{"response_date": f"2024-01-{day:02d}T00:00:00.000000Z"} for day in range(11, 31) for _ in range(5)]
+    assert api._narrower_span(rows, date(2024, 1, 1), date(2024, 1, 30), 100, "response_date") == 10
+    assert api._narrower_span([{}] * 100, date(2024, 1, 1), date(2024, 1, 30), 100, "response_date") == 15
+    assert api._narrower_span([{}] * 100, date(2024, 1, 1), date(2024, 1, 2), 100, None) == 1

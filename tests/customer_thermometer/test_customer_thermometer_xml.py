@@ -1,0 +1,136 @@
+"""The documented shapes at the real host (``responses`` mocks): XML parsing, typing and flattening."""
+
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import responses
+
+from shared.parsing import PayloadError
+from tests.harness import Recorder, run_update
+
+HOST = "https://app.customerthermometer.com/api.php"
+KEY = "k" * 12
+EMPTY = {"getBlastResults": "<thermometer_blast_responses/>", "getComments": "<comments/>",
+         "getRecipientLists": "<recipient_lists/>", "getThermometers": "<thermometers/>"}
+
+BLAST_RESULT = """<?xml version="1.0" encoding="UTF-8"?>
+<thermometer_blast_responses>
+  <thermometer_blast_response>
+    <response_id>88001</response_id>
+    <response_date>2024-01-31 13:45:00</response_date>
+    <response>Green</response>
+    <temperature_id>2</temperature_id>
+    <recipient>jane@example.com</recipient>
+    <company>Smith &amp; Sons</company>
+    <comment></comment>
+    <blast_id>900</blast_id>
+    <thermometer_id>12</thermometer_id>
+    <response_bounced>0</response_bounced>
+    <comment_hidden>1</comment_hidden>
+    <blast_date>0000-00-00 00:00:00</blast_date>
+    <custom_1>ticket-1</custom_1>
+    <location><city>Leeds</city><country code="GB">United Kingdom</country></location>
+    <tags><tag>a</tag><tag>b</tag></tags>
+  </thermometer_blast_response>
+  <thermometer_blast_response>
+    <response_id>88002</response_id>
+    <response_date>2024-02-01T08:00:00+02:00</response_date>
+    <blast_date>2024-01-30</blast_date>
+    <response_bounced>1</response_bounced>
+  </thermometer_blast_response>
+</thermometer_blast_responses>"""
+
+
+def answer(bodies: dict):
+    """Serve ``getMethod`` -> body (str) at the real host; lists default to an empty root, metrics to 7."""
+    def callback(request):
+        method = parse_qs(urlsplit(request.url).query)["getMethod"][0]
+        body = bodies.get(method, EMPTY.get(method, "7"))
+        return (200, {"Content-Type": "text/xml" if body.startswith("<") else "text/plain"}, body)
+
+    responses.add_callback(responses.GET, HOST, callback=callback)
+
+
+def queries() -> list[dict]:
+    return [{k: v[0] for k, v in parse_qs(urlsplit(call.request.url).query).items()} for call in responses.calls]
+
+
+@responses.activate
+def test_the_real_host_is_the_default_and_every_call_carries_the_key_and_a_method(ct, sleeps):
+    answer({})
+    recorder, state = run_update(ct, {"api_key": KEY})
+    assert all(call.request.url.startswith(HOST + "?") for call in responses.calls)
+    assert all(q["apiKey"] == KEY for q in queries())
+    windowed = [q for q in queries() if q["getMethod"] in ("getBlastResults", "getComments")]
+    assert [(q["fromDate"], q["toDate"], q["limit"]) for q in windowed] == [("1970-01-01", "2026-07-03", "10000")] * 2
+    assert len(recorder.upserts("metric")) == 6 and recorder.upserts("blast_result") == []
+    assert state["blast_result"] == {"cursor": "2026-06-29"}
+
+
+@responses.activate
+def test_nested_elements_are_flattened_and_flags_and_dates_typed(ct, sleeps):
+    answer({"getBlastResults": BLAST_RESULT})
+    recorder, _ = run_update(ct, {"api_key": KEY})
+    rows = recorder.table("blast_result", ["response_id"])
+    first, second = rows[("88001",)], rows[("88002",)]
+    assert first["response_date"] == "2024-01-31T13:45:00.000000Z"  # no offset given: taken as UTC
+    assert second["response_date"] == "2024-02-01T06:00:00.000000Z"  # an offset is converted
+    assert first["blast_date"] is None  # MySQL's zero date
+    assert second["blast_date"] == "2024-01-30T00:00:00.000000Z"  # a date alone: midnight UTC
+    assert (first["response_bounced"], first["comment_hidden"], second["response_bounced"]) == (False, True, True)
+    assert first["company"] == "Smith & Sons" and first["comment"] is None
+    assert first["location_city"] == "Leeds"
+    assert first["location_country_code"] == "GB" and first["location_country_text"] == "United Kingdom"
+    assert first["tags_tag"] == '["a","b"]'  # repeated elements: a JSON list
+    assert first["temperature_id"] == "2" and first["response_id"] == "88001"
+
+
+@responses.activate
+def test_a_single_row_and_a_row_with_a_bom_are_read(ct, sleeps):
+    answer({"getThermometers": "\ufeff<thermometers><thermometer><id>5</id><name>NPS</name></thermometer>"
+                               "</thermometers>",
+            "getRecipientLists": "  \n  "})  # whitespace only: no rows
+    recorder, _ = run_update(ct, {"api_key": KEY})
+    assert recorder.upserts("thermometer") == [{"id": "5", "name": "NPS"}]
+    assert recorder.upserts("recipient_list") == []
+
+
+@pytest.mark.parametrize("body, message", [
+    ('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY big "boom">]><thermometers><thermometer><id>&big;</id>'
+     "</thermometer></thermometers>", "DTD or entity declarations is refused"),
+    ("<error><message>Invalid API Key</message></error>", "XML root is <error>, expected <thermometers>"),
+    ("<thermometers><item><id>1</id></item></thermometers>", "holds <item>, expected <thermometer> rows"),
+    ("<thermometers><thermometer><name>no id</name></thermometer></thermometers>", "a row has no id"),
+    ("<thermometers><thermometer><id>1</id>", "body is not the expected XML"),
+    ("Invalid API Key", "getThermometers answered an error text instead of XML: 'Invalid API Key'"),
+])
+@responses.activate
+def test_anything_but_the_documented_xml_fails_the_sync(ct, sleeps, body, message):
+    answer({"getThermometers": body})
+    failed = Recorder()
+    with pytest.raises(PayloadError, match=re.escape(message)):
+        run_update(ct, {"api_key": KEY}, recorder=failed)
+    assert failed.operations == []  # nothing emitted, nothing checkpointed
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("response_bounced", "yes", "response_bounced is 'yes', expected 1 or 0"),
+    ("response_date", "31/01/2024", "response_date is '31/01/2024', expected a date or date-time"),
+])
+@responses.activate
+def test_a_value_that_cannot_be_typed_fails_clearly(ct, sleeps, field, value, message):
+    body = (f"<thermometer_blast_responses><thermometer_blast_response><response_id>1</response_id>"
+            f"<{field}>{value}</{field}></thermometer_blast_response></thermometer_blast_responses>")
+    answer({"getBlastResults": body})
+    with pytest.raises(PayloadError, match=re.escape(f"getBlastResults 1970-01-01..2026-07-03: {message}")):
+        run_update(ct, {"api_key": KEY})
+
+
+@responses.activate
+def test_a_configured_base_url_is_used_as_given(ct, sleeps):
+    responses.add_callback(responses.GET, "https://eu.example.com/ct/api.php",
+                           callback=lambda request: (200, {}, "7" if "Value" in request.url or "Quota" in request.url
+                                                     else ""))
+    run_update(ct, {"api_key": KEY, "base_url": "https://eu.example.com/ct/api.php"})
+    assert len(responses.calls) == 10

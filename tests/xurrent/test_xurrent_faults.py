@@ -1,0 +1,150 @@
+"""Xurrent under faults: transient failures on every route, persistent and malformed answers, odd pages."""
+
+import time
+from email.utils import formatdate
+
+import pytest
+import responses
+
+from sandbox.xurrent import ACCOUNT, XurrentFake
+from shared.http_client import HttpError, TransportError
+from shared.pagination import PaginationError
+from shared.parsing import PayloadError
+from tests.harness import Recorder, run_update
+
+TABLES = ("organizations", "products", "projects")
+HOST = "https://api.xurrent.com/v1"
+CONFIGURATION = {"account_id": ACCOUNT, "oauth_token": "pat-0123456789abcdef"}
+
+
+@pytest.fixture
+def quick_timeouts(xurrent, monkeypatch):
+    """A read timeout of 0.3 s, so a 'slow' fault times out without a 10 s wait."""
+    class QuickClient(xurrent.Client):
+        def __init__(self, **options):
+            super().__init__(**{**options, "timeout_s": (1.0, 0.3)})
+
+    monkeypatch.setattr(xurrent, "Client", QuickClient)
+
+
+FAULTS = [
+    ("status", {"status": 500}), ("status", {"status": 502}), ("status", {"status": 503}),
+    ("status", {"status": 429, "retry_after": 3}), ("status", {"status": 429, "retry_after": "http-date"}),
+    ("reset", {}), ("truncate", {}), ("slow", {"delay_s": 0.6}),
+]
+
+
+@pytest.mark.parametrize("table", TABLES)
+@pytest.mark.parametrize("kind, options", FAULTS, ids=lambda v: str(v))
+def test_transient_faults_on_every_route_still_deliver_every_row(xurrent, sandbox, sleeps, quick_timeouts, table,
+                                                                 kind, options):
+    if options.get("retry_after") == "http-date":
+        options = {**options, "retry_after": formatdate(time.time() + 5, usegmt=True)}
+    fake = XurrentFake()
+    box = sandbox(fake)
+    box.faults.add("xurrent", f"/v1/{table}", kind, nth=2, **options)
+    recorder, state = run_update(xurrent, box.configuration("xurrent"))
+    for name in TABLES:
+        assert {row["id"] for row in recorder.upserts(name)} == fake.ids(name), name
+        assert len(recorder.upserts(name)) == len(fake.ids(name)), f"{name}: a row arrived twice"
+    assert set(state) == set(TABLES)
+    if kind == "status" and options["status"] == 429:
+        assert 0 < max(sleeps) <= 6
+
+
+def test_an_expired_token_mid_sync_is_renewed_with_client_credentials(xurrent, sandbox, sleeps):
+    fake = XurrentFake(auth_mode="oauth")
+    box = sandbox(fake)
+    box.faults.add("xurrent", "/v1/products", "expired_token", nth=2)
+    recorder, _ = run_update(xurrent, box.configuration("xurrent"))
+    assert len(recorder.upserts("products")) == len(fake.ids("products")) and fake.tokens_issued == 2
+
+
+def test_a_malformed_page_fails_the_sync_and_moves_no_cursor_past_it(xurrent, sandbox, sleeps):
+    fake = XurrentFake()
+    box = sandbox(fake)
+    configuration = box.configuration("xurrent")
+    box.faults.add("xurrent", "/v1/products", "malformed", nth=2)
+    failed = Recorder()
+    with pytest.raises(PayloadError, match="not JSON"):
+        run_update(xurrent, configuration, recorder=failed)
+    assert "products" not in failed.checkpoints[-1] and "organizations" in failed.checkpoints[-1]
+    recorder, _ = run_update(xurrent, configuration, failed.checkpoints[-1])
+    assert {row["id"] for row in recorder.upserts("products")} == fake.ids("products")
+
+
+def test_a_persistent_network_failure_fails_with_a_clear_message(xurrent, sandbox, sleeps):
+    box = sandbox(XurrentFake())
+    box.faults.add("xurrent", "/v1/projects", "reset", times=None)
+    with pytest.raises(TransportError, match="GET .*/v1/projects failed after 4 attempts"):
+        run_update(xurrent, box.configuration("xurrent"))
+    assert len(box.requests_to("xurrent", "/v1/projects")) == 4  # retry_attempts=3 retries after the first
+
+
+def test_a_bad_request_is_not_retried(xurrent, sandbox, sleeps):
+    box = sandbox(XurrentFake())
+    box.faults.add("xurrent", "/v1/organizations", "status", status=400, times=None)
+    with pytest.raises(HttpError, match="HTTP 400"):
+        run_update(xurrent, box.configuration("xurrent"))
+    assert len(box.requests_to("xurrent", "/v1/organizations")) == 1
+
+
+@responses.activate
+def test_a_body_that_is_not_an_array_fails_instead_of_meaning_zero_rows(xurrent, sleeps):
+    responses.get(f"{HOST}/organizations", json={"message": "Maintenance"})
+    with pytest.raises(PayloadError, match="organizations: expected a JSON array of records, got dict"):
+        run_update(xurrent, CONFIGURATION)
+
+
+@responses.activate
+def test_a_record_without_an_id_fails(xurrent, sleeps):
+    responses.get(f"{HOST}/organizations", json=[{"name": "x", "updated_at": "2024-01-01T00:00:00Z"}])
+    with pytest.raises(PayloadError, match="a record without an id"):
+        run_update(xurrent, CONFIGURATION)
+
+
+@responses.activate
+def test_a_next_link_to_another_host_is_refused(xurrent, sleeps):
+    responses.get(f"{HOST}/organizations", json=[{"id": 1, "updated_at": "2024-01-01T00:00:00Z"}],
+                  headers={"Link": '<https://elsewhere.example.com/v1/organizations?search_after=x>; rel="next"'})
+    with pytest.raises(PaginationError, match="another host than base_url"):
+        run_update(xurrent, CONFIGURATION)
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_a_link_header_with_commas_inside_its_urls_is_followed(xurrent, sleeps):
+    following = f"{HOST}/organizations?fields=name,disabled&search_after=12,abc%3D&sort=updated_at"
+    responses.get(f"{HOST}/organizations", json=[{"id": 1, "updated_at": "2024-01-01T00:00:00-05:00"}],
+                  headers={"Link": f'<{following}>; rel="next", <{HOST}/organizations?id=1,2,3>; rel="first"'})
+    responses.get(following, json=[{"id": 2, "updated_at": "2024-01-01T00:00:05-05:00"}])
+    for table in ("products", "projects"):
+        responses.get(f"{HOST}/{table}", json=[])
+    recorder, state = run_update(xurrent, CONFIGURATION)
+    assert responses.calls[1].request.url == following
+    assert [row["id"] for row in recorder.upserts("organizations")] == [1, 2]
+    assert state["organizations"] == {"cursor": "2024-01-01T05:00:05Z"}
+
+
+@responses.activate
+def test_rows_out_of_updated_at_order_still_end_at_the_largest_cursor(xurrent, sleeps, log, monkeypatch):
+    monkeypatch.setattr(xurrent, "log", log)
+    responses.get(f"{HOST}/organizations", json=[{"id": 1, "updated_at": "2024-03-01T00:00:00Z"},
+                                                 {"id": 2, "updated_at": "2024-02-01T00:00:00+01:00"}])
+    for table in ("products", "projects"):
+        responses.get(f"{HOST}/{table}", json=[])
+    _, state = run_update(xurrent, CONFIGURATION)
+    assert state["organizations"] == {"cursor": "2024-03-01T00:00:00Z"}
+    assert "out of updated_at order" in log.text()
+
+
+@responses.activate
+def test_quota_headers_make_the_sync_wait_for_the_reset(xurrent, sleeps, clock):
+    reset = int(clock()) + 30
+    responses.get(f"{HOST}/organizations", json=[], headers={"X-RateLimit-Limit": "3600",
+                                                             "X-RateLimit-Remaining": "1",
+                                                             "X-RateLimit-Reset": str(reset)})
+    for table in ("products", "projects"):
+        responses.get(f"{HOST}/{table}", json=[], headers={"X-RateLimit-Remaining": "3000"})
+    run_update(xurrent, CONFIGURATION)
+    assert len(sleeps) == 1 and 29 <= sleeps[0] <= 32
