@@ -220,7 +220,7 @@ def test_a_failure_mid_table_keeps_state_and_the_next_sync_converges(aroflo, fak
     state = failed.checkpoints[-1]
     committed = _committed(failed, "payments")
     assert state["payments"]["cursor"] == max(r["datepaid"] for r in committed)  # page 1 only
-    assert state["payments"]["walking"] == "cursor"
+    assert state["payments"]["walking"] == ["cursor"]
     box.faults.clear()
     box.requests.clear()
     second, final = run_update(aroflo, configuration, state)
@@ -264,7 +264,7 @@ def test_rows_out_of_order_stop_mid_walk_checkpoints(aroflo, vtime, monkeypatch)
                                               "enable_suppliers_sync": "false", "initial_sync_days": "0",
                                               "max_records_per_page": "2"})
     mid_walk = [c for c in recorder.checkpoints[:-1] if c.get("payments", {}).get("cursor")]
-    assert mid_walk == [{"payments": {"cursor": "2024-01-06", "walking": "cursor"}}]  # page 1, before the disorder
+    assert mid_walk == [{"payments": {"cursor": "2024-01-06", "walking": ["cursor"]}}]  # page 1, before the disorder
     assert state["payments"] == {"cursor": "2024-01-06"}
     assert "out of datepaid order" in aroflo.log.text()
     assert len(recorder.upserts("payments")) == 4
@@ -275,3 +275,31 @@ def test_a_future_dated_row_cannot_push_the_cursor_past_today(aroflo, fake_box):
     fake.control_update("payments", [fake.make_id("PAY", 9)], datepaid="2099/01/01")
     _, state = run_update(aroflo, configuration)
     assert state["payments"]["cursor"] <= (datetime.now(timezone.utc).date() + timedelta(days=1)).isoformat()
+
+
+@pytest.mark.parametrize("incremental", ["true", "false"])
+def test_an_interrupted_walk_resumes_even_with_incremental_sync_off(aroflo, fake_box, incremental):
+    fake, box, configuration = fake_box()
+    state = {"payments": {"cursor": "2025-01-10", "walking": ["cursor"]},
+             "users": {"updated_cursor": "2025-01-10T10:00:00.000000Z", "created_cursor": "2025-01-10T10:00:00.000000Z",
+                       "walking": ["created_cursor"]}}
+    run_update(aroflo, {**configuration, "enable_incremental_sync": incremental}, state)
+    assert wheres(box, "payments")[0] == "and|datepaid|>|2025-01-09"
+    updated_from = "2025-01-10 09:00:00" if incremental == "true" else "2001-01-01 00:00:00"
+    assert wheres(box, "users") [:1] == [f"and|lastupdateddatetimeutc|>|{updated_from}"]
+    assert [w for w in wheres(box, "users") if "created" in w][0] == "and|createddatetimeutc|>|2025-01-10 09:59:59"
+
+
+def test_archiving_arrives_but_hard_deletions_are_not_captured(aroflo, fake_box):
+    fake, box, configuration = fake_box()
+    first, state = run_update(aroflo, configuration)
+    archived_user, deleted_payment = fake.make_id("USR", 2), fake.make_id("PAY", 230)
+    fake.control_update("users", [archived_user], archived="TRUE")
+    fake.control_delete("payments", [deleted_payment])
+    second, _ = run_update(aroflo, configuration, state)
+    replay = Recorder()
+    replay.operations = first.operations + second.operations
+    assert synced(replay, "users")[archived_user]["archived"] is True
+    assert deleted_payment in synced(replay, "payments")  # the API reports no deletions
+    assert deleted_payment not in source_ids(fake, "payments")
+    assert not [op for op in second.operations if op[0] in ("delete", "truncate")]

@@ -1,0 +1,404 @@
+"""AroFlo's zone API: request signing, query strings, body status codes, paging and row typing.
+
+Everything here is specific to ``https://api.aroflo.com/`` (contract: shared/sources/aroflo.md) and free of
+``op`` and ``state``: connector.py decides what to upsert and when to checkpoint.
+
+- ``AroFloHmacAuth`` signs every attempt (retries included) with a fresh ``afdatetimeutc``: HMAC-SHA512, lower-case
+  hex, over ``GET+[HostIP+]+Accept+Authorization+afdatetimeutc+varString`` where varString is the query string of
+  the URL actually sent. It signs GET only, so the connector cannot write (e.g. reset ``postable``).
+- ``build_query`` writes the query string itself, in a fixed order and percent-encoding, so what is signed and
+  what is sent are the same bytes.
+- ``ZoneApi.pages`` walks ``page``/``pageSize``; a body ``status`` other than "0" is an error even on HTTP 200.
+
+Public: AroFloHmacAuth, build_query, ZoneApi, ZonePage, AroFloError, AuthenticationFailed, DailyLimitReached,
+RowSpec, to_row, utc_text, date_text
+"""
+
+import hashlib
+import hmac
+import re
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from decimal import Decimal, InvalidOperation
+from email.utils import parsedate_to_datetime
+from urllib.parse import quote, urlsplit
+
+import requests
+from requests.auth import AuthBase
+
+from shared import http_client, timestamps
+from shared.flatten import flatten_record
+from shared.parsing import PayloadError, json_body, require
+
+ACCEPT_JSON = "text/json"
+THROTTLE_STATUSES = frozenset({6, 429})  # per-second / per-minute limits: back off and retry
+HEAVY_STATUSES = frozenset({8, 888888})  # response over 3.5 MB / query over 60 s: smaller pages
+DAILY_LIMIT_STATUS = 7
+AUTH_STATUS = -99999
+CONFIGURATION_STATUSES = frozenset({1, 2, 3, 4, 20, 30})  # API access not enabled, permissions, ...
+CLOCK_SKEW_NOTICE_S = 30  # the Date header has whole seconds; a smaller difference is not the cause
+THROTTLE_BACKOFF_BASE_S = 5.0
+THROTTLE_BACKOFF_CAP_S = 60.0
+DEFAULT_FILTER_MARKER = "default filter applied"
+# AroFlo's own forms: 2023/05/23 23:28:15, 2018-10-16 13:30:19.58, 2023/12/18 (no zone); ISO goes to parse_iso.
+_AROFLO_TIME = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?: (\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?)?")
+AUTH_ADVICE = ("Either the credentials are wrong (check uencoded, pencoded, orgencoded and secret_key under "
+               "Site Administration > Settings > General > AroFlo API; uEncoded changes when the username changes, "
+               "and the secret key is shown only once) or this machine's clock is off (every request carries "
+               "its UTC time in afdatetimeutc and AroFlo refuses one outside a small window: sync the clock "
+               "with NTP)")
+
+
+class AroFloError(Exception):
+    """AroFlo answered with a body status that is not a success."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class AuthenticationFailed(AroFloError):
+    """Status -99999: wrong credentials, a bad signature or a clock outside AroFlo's window."""
+
+    def __init__(self, message: str, clock_skew_s: float | None = None):
+        super().__init__(message, AUTH_STATUS)
+        self.clock_skew_s = clock_skew_s
+
+
+class DailyLimitReached(AroFloError):
+    """Status 7: the site's 2,000 requests of the day are spent (reset at 00:00 Australia/Melbourne)."""
+
+
+class _TooHeavy(AroFloError):
+    """Status 8 or 888888: the page is too large or too slow; ask again with fewer rows."""
+
+
+# --- signing ----------------------------------------------------------------------------------------------------
+
+def authorization_value(uencoded: str, pencoded: str, orgencoded: str) -> str:
+    """The ``Authorization`` header: lower-case ``uencoded``/``pencoded``, camel-case ``orgEncoded``."""
+    return (f"uencoded={quote(uencoded, safe='')}&pencoded={quote(pencoded, safe='')}"
+            f"&orgEncoded={quote(orgencoded, safe='')}")
+
+
+def af_timestamp(moment: datetime) -> str:
+    """ISO-8601 UTC with milliseconds and ``Z``, e.g. ``2018-07-25T01:39:57.135Z``."""
+    moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class AroFloHmacAuth(AuthBase):
+    """Signs each prepared request; requests calls it again for every retry, so each attempt is fresh."""
+
+    def __init__(self, uencoded: str, pencoded: str, orgencoded: str, secret_key: str, *,
+                 host_ip: str | None = None, accept: str = ACCEPT_JSON, clock: Callable[[], datetime] | None = None):
+        self._secrets = (uencoded, pencoded, orgencoded, secret_key)
+        self._authorization = authorization_value(uencoded, pencoded, orgencoded)
+        self._key = secret_key.encode()
+        self._host_ip = host_ip
+        self._accept = accept
+        self._clock = clock
+        self._recent_signatures: deque[str] = deque(maxlen=16)
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        if request.method != "GET":
+            raise ValueError(f"the AroFlo connector is read-only and does not sign {request.method} requests")
+        timestamp = af_timestamp(self._clock() if self._clock else _utc_now())
+        parts = ["GET", *([self._host_ip] if self._host_ip else []), "", self._accept, self._authorization,
+                 timestamp, urlsplit(request.url).query]
+        signature = hmac.new(self._key, "+".join(parts).encode(), hashlib.sha512).hexdigest()
+        self._recent_signatures.append(signature)
+        request.headers.update({"Authentication": f"HMAC {signature}", "Authorization": self._authorization,
+                                "afdatetimeutc": timestamp, "Accept": self._accept})
+        if self._host_ip:
+            request.headers["HostIP"] = self._host_ip
+        return request
+
+    def secret_values(self) -> list[str]:
+        """For the Client's redactor: the four credentials and the latest signatures."""
+        return [*self._secrets, *self._recent_signatures]
+
+    def __repr__(self) -> str:
+        return f"AroFloHmacAuth(credentials=***, host_ip={'set' if self._host_ip else 'unset'})"
+
+
+# --- requests ---------------------------------------------------------------------------------------------------
+
+def build_query(zone: str, *, where: tuple[str, ...] | list[str] = (), order: tuple[str, ...] | list[str] = (),
+                page: int | None = None, page_size: int | None = None) -> str:
+    """``zone=..&where=..&order=..&page=..&pageSize=..`` with every value percent-encoded (``|`` is ``%7C``)."""
+    pairs = [("zone", zone), *(("where", clause) for clause in where), *(("order", o) for o in order)]
+    if page is not None:
+        pairs.append(("page", str(page)))
+    if page_size is not None:
+        pairs.append(("pageSize", str(page_size)))
+    return "&".join(f"{name}={quote(value, safe='')}" for name, value in pairs)
+
+
+@dataclass
+class ZonePage:
+    rows: list[dict]
+    page: int
+    page_size: int
+
+
+@dataclass
+class ZoneApi:
+    """One sync's access to the zone API: the Client (signing, retries, rate limit) and the body-status rules."""
+
+    client: http_client.Client
+    base_url: str
+    attempts: int = 4  # for throttling answers (6/429) in the body; HTTP-level retries are the Client's
+    log: object = None
+    debug: bool = False
+    requests_made: int = field(default=0, init=False)
+    daily_remaining: str | None = field(default=None, init=False)  # X-RateLimit-Daily-Remaining, when sent
+
+    def get(self, query: str, what: str) -> dict:
+        """The body of one signed GET whose ``status`` is "0"; throttling is retried, everything else raises."""
+        attempt = 0
+        while True:
+            attempt += 1
+            if self.debug:
+                self.log.info(f"AroFlo request: {what} ({query})")
+            response = self.client.get(f"{self.base_url}/?{query}", description=f"AroFlo {what}")
+            self.requests_made += 1
+            self.daily_remaining = response.headers.get("X-RateLimit-Daily-Remaining", self.daily_remaining)
+            body = json_body(response)
+            status, message = _status_of(body, what)
+            if status == 0:
+                if DEFAULT_FILTER_MARKER in message.lower():
+                    raise AroFloError(f"AroFlo {what}: the request reached AroFlo without its WHERE clause and got "
+                                      f"the 30-day default filter ({message!r}); this is a bug in the connector")
+                return body
+            if status in THROTTLE_STATUSES and attempt < self.attempts:
+                wait_s = _throttle_wait_s(response, attempt)
+                self.log.warning(f"AroFlo {what}: status {status} ({self._redact(message)}): rate limited; "
+                                 f"retry {attempt} of {self.attempts - 1} in {wait_s:.1f}s")
+                http_client.sleep(wait_s)
+                continue
+            raise self._error(status, message, what, response)
+
+    def pages(self, zone: str, where: list[str], order: list[str], page_size: int) -> Iterator[ZonePage]:
+        """Every page of one query, in order.
+
+        The last page is the one with fewer rows than ``min(maxpageresults, pageSize sent)``. Status 8 or 888888
+        halves the page size and asks again from the same row offset (page ``offset // size + 1``, skipping the
+        ``offset % size`` rows already delivered), so a size change neither skips nor repeats a row.
+        """
+        offset, size = 0, page_size
+        while True:
+            page, skip = divmod(offset, size)
+            page += 1
+            try:
+                body = self.get(build_query(zone, where=where, order=order, page=page, page_size=size),
+                                f"zone={zone} page {page}")
+            except _TooHeavy as heavy:
+                if size == 1:
+                    raise AroFloError(f"AroFlo zone={zone}: {heavy} even with one row per page") from None
+                size = max(1, size // 2)
+                self.log.warning(f"AroFlo zone={zone}: {heavy}; asking again with pageSize={size}")
+                continue
+            rows, current, maximum = _page_of(body, zone)
+            if current > size:
+                raise PayloadError(f"AroFlo zone={zone}: page {page} has {current} rows for pageSize={size}; "
+                                   "the page numbering cannot be trusted")
+            yield ZonePage(rows[skip:], page, size)
+            offset = (page - 1) * size + current
+            if current < min(maximum or size, size):
+                return
+
+    def _error(self, status: int, message: str, what: str, response: requests.Response) -> AroFloError:
+        text = f"AroFlo {what} answered status {status} ({self._redact(message)})"
+        if status == AUTH_STATUS:
+            skew_s = clock_skew_s(response)
+            skew = ""
+            if skew_s is not None and abs(skew_s) >= CLOCK_SKEW_NOTICE_S:
+                skew = f" This machine's clock is {abs(skew_s):.0f}s {'ahead of' if skew_s > 0 else 'behind'} AroFlo's."
+            return AuthenticationFailed(f"{text}: authentication failed. {AUTH_ADVICE}.{skew}", skew_s)
+        if status == DAILY_LIMIT_STATUS:
+            return DailyLimitReached(f"{text}: the daily limit of 2,000 requests is spent; it resets at 00:00 "
+                                     "Australia/Melbourne time", status)
+        if status in HEAVY_STATUSES:
+            return _TooHeavy(f"status {status} ({self._redact(message)})", status)
+        if status in CONFIGURATION_STATUSES:
+            return AroFloError(f"{text}: API access is not enabled or not permitted for this user; check Site "
+                               "Administration > Settings > General > AroFlo API and the user's permissions", status)
+        if status in THROTTLE_STATUSES:
+            return AroFloError(f"{text}: still rate limited after {self.attempts} attempts", status)
+        return AroFloError(text, status)
+
+    def _redact(self, text: str) -> str:
+        return self.client.redactor.redact(text)
+
+
+def _status_of(body, what: str) -> tuple[int, str]:
+    """The body's ``status`` as an int (it comes as "0" or 0) and its ``statusmessage``."""
+    raw = require(body, "status", where=f"AroFlo {what}")
+    try:
+        status = int(str(raw).strip())
+    except ValueError:
+        raise PayloadError(f"AroFlo {what}: body status {raw!r} is not a number") from None
+    return status, str(body.get("statusmessage") or "")
+
+
+def _page_of(body: dict, zone: str) -> tuple[list[dict], int, int | None]:
+    """Rows, ``currentpageresults`` and ``maxpageresults`` (both compared as ints; they come as "500" or 500)."""
+    response = require(body, "zoneresponse", where=f"AroFlo zone={zone}")
+    if not isinstance(response, dict):
+        raise PayloadError(f"AroFlo zone={zone}: zoneresponse is {type(response).__name__}, not an object")
+    current = _as_int(require(response, "currentpageresults", where=f"AroFlo zone={zone}"), "currentpageresults")
+    maximum = response.get("maxpageresults")
+    maximum = _as_int(maximum, "maxpageresults") if maximum not in (None, "") else None
+    rows = response.get(zone)
+    if rows is None:  # another row key (the contract saw e.g. "items" on other zones): the one list there is
+        lists = [value for value in response.values() if isinstance(value, list)]
+        if len(lists) > 1 or (not lists and current > 0):
+            raise PayloadError(f"AroFlo zone={zone}: zoneresponse lacks {zone!r} (found {sorted(response)[:10]})")
+        rows = lists[0] if lists else []
+    if isinstance(rows, dict):  # one row, as XML-to-JSON conversions write it
+        rows = [rows]
+    if rows == "":
+        rows = []
+    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+        raise PayloadError(f"AroFlo zone={zone}: {zone!r} is not a list of objects")
+    if len(rows) != current:
+        raise PayloadError(f"AroFlo zone={zone}: currentpageresults says {current} rows, the page has {len(rows)}")
+    return rows, current, maximum
+
+
+def _as_int(value, name: str) -> int:
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise PayloadError(f"AroFlo: {name} {value!r} is not a number") from None
+
+
+def _throttle_wait_s(response: requests.Response, attempt: int) -> float:
+    """Retry-After when AroFlo sends one (undocumented), else exponential backoff with jitter."""
+    retry_after = http_client.parse_retry_after(response, THROTTLE_BACKOFF_CAP_S)
+    if retry_after is not None:
+        return retry_after
+    return min(THROTTLE_BACKOFF_CAP_S, THROTTLE_BACKOFF_BASE_S * 2 ** (attempt - 1)) * http_client.jitter(0.5, 1.0)
+
+
+def clock_skew_s(response: requests.Response) -> float | None:
+    """Seconds this machine is ahead of the server (from its ``Date`` header), or None."""
+    try:
+        server = parsedate_to_datetime(response.headers["Date"])
+    except (KeyError, TypeError, ValueError, IndexError):
+        return None
+    return (_utc_now() - server).total_seconds() if server.tzinfo else None
+
+
+# --- rows -------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RowSpec:
+    """How one zone's rows become destination rows: the key, typed fields and the seed's normalized names."""
+
+    key: str
+    times: tuple[str, ...] = ()  # datetimes -> UTC ISO-8601 (UTC_DATETIME)
+    dates: tuple[str, ...] = ()  # calendar dates -> YYYY-MM-DD (NAIVE_DATE)
+    booleans: tuple[str, ...] = ()  # "false" / "TRUE" -> bool
+    money: tuple[str, ...] = ()  # "296.7600" -> exact decimal text (DECIMAL)
+    json: tuple[str, ...] = ()  # kept whole (objects or lists that change shape) as JSON
+    aliases: tuple[tuple[str, str], ...] = ()  # (normalized column, source column)
+
+    def column_types(self, money_type: dict) -> dict:
+        types = {"id": "STRING", self.key: "STRING"}
+        types.update({name: "UTC_DATETIME" for name in self.times})
+        types.update({name: "NAIVE_DATE" for name in self.dates})
+        types.update({name: "BOOLEAN" for name in self.booleans})
+        types.update({name: dict(money_type) for name in self.money})
+        types.update({name: "JSON" for name in self.json})
+        types.update({alias: types[source] for alias, source in self.aliases if source in types})
+        return types
+
+
+def to_row(record: dict, spec: RowSpec, zone: str) -> dict:
+    """A flat, typed row with ``id`` from the zone's key, the normalized aliases, and every source field."""
+    row = flatten_record(record, json_keys=set(spec.json))
+    key = row.get(spec.key)
+    if key is None or not str(key).strip():
+        raise PayloadError(f"AroFlo zone={zone}: a row has no {spec.key}")
+    for converter, names in ((utc_text, spec.times), (date_text, spec.dates), (_boolean, spec.booleans),
+                             (_decimal_text, spec.money)):
+        for name in names:
+            if name in row:
+                try:
+                    row[name] = converter(row[name])
+                except ValueError as error:
+                    raise PayloadError(f"AroFlo zone={zone}, {spec.key} {key}: field {name}: {error}") from None
+    if "id" in row:
+        row["source_id"] = row.pop("id")  # keep a source field named id without clashing with the key
+    aliases = {alias: row[source] for alias, source in spec.aliases if source in row and alias not in row}
+    return {"id": str(key), **aliases, **row}
+
+
+def _parse_time(value) -> datetime | None:
+    """``2023/05/23 23:28:15``, ``2018-10-16 13:30:19.58``, ``2023/12/18`` (naive: UTC) or ISO with an offset."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    text = str(value).strip()
+    match = _AROFLO_TIME.fullmatch(text)
+    try:
+        if match:
+            year, month, day, hour, minute, second, fraction = match.groups()
+            return datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
+                            int((fraction or "0").ljust(6, "0")), tzinfo=timezone.utc)
+        return timestamps.parse_iso(text)
+    except ValueError:
+        raise ValueError(f"unrecognised date or time {value!r}") from None
+
+
+def utc_text(value) -> str | None:
+    """An AroFlo datetime as UTC ISO-8601; values without a zone are UTC; blanks ("" and " ") are None."""
+    moment = _parse_time(value)
+    return None if moment is None else timestamps.utc_iso(moment)
+
+
+def date_text(value) -> str | None:
+    """An AroFlo calendar date (``2023/12/18``) as ``2023-12-18``; blanks are None."""
+    moment = _parse_time(value)
+    return None if moment is None else moment.date().isoformat()
+
+
+def _boolean(value) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if not text:
+        return None
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise ValueError(f"expected a boolean such as 'true' or 'FALSE', got {value!r}")
+
+
+def _decimal_text(value) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"expected an amount, got {value!r}")
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"expected an amount such as '296.7600', got {value!r}") from None
+    if not amount.is_finite():
+        raise ValueError(f"expected a finite amount, got {value!r}")
+    return str(amount)
+
+
+def literal(moment: datetime | date) -> str:
+    """A ``where`` literal: ``YYYY-MM-DD HH:mm:ss`` for a datetime, ``YYYY-MM-DD`` for a date (vendor forms)."""
+    if isinstance(moment, datetime):
+        return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return moment.isoformat()

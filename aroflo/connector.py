@@ -1,0 +1,374 @@
+"""AroFlo connector: users, suppliers and payments from AroFlo's HMAC-signed zone API.
+
+Source: ``https://api.aroflo.com/?zone=users|suppliers|payments`` (contract: shared/sources/aroflo.md). Not the
+"Bearer token + /v1/users" API of the public example: that API does not exist (see README.md).
+Tables: users [id], suppliers [id], payments [id]; ``id`` is AroFlo's userid / supplierid / paymentid. Every
+source field is kept (nested objects flattened to ``parent_child``), plus the seed's normalized names
+(first_name, last_name, name, payment_date, ...); datetimes are UTC, money DECIMAL, "false"/"TRUE" booleans.
+Auth: four credentials and an HMAC-SHA512 signature with a fresh ``afdatetimeutc`` on every attempt
+(aroflo_api.AroFloHmacAuth). The connector is read-only: the auth refuses to sign anything but GET.
+Paging: ``page``/``pageSize`` (500, the maximum); the last page has fewer rows than ``maxpageresults``.
+Incremental: every query sends an explicit ``where`` (without one AroFlo silently returns the last 30 days) and
+``order=<cursor field>|asc``, so a checkpoint after each full page can store the largest cursor delivered; an
+interrupted walk resumes at that cursor, a new walk starts a lookback before it. users: two walks,
+``lastupdateddatetimeutc`` (updated users) and ``createddatetimeutc`` (new users, whose last-updated value is
+blank). suppliers: ``datetimeinserted`` for new suppliers plus a full re-scan every ``supplier_full_resync_days``
+(suppliers have no last-modified field).
+payments: ``datepaid`` windows, re-reading ``__PAYMENTS_LOOKBACK_DAYS`` days each sync.
+Quirks: a body ``status`` other than "0" is an error even on HTTP 200; -99999 is bad credentials or a clock
+outside AroFlo's window; 6/429 back off; 8/888888 halve ``pageSize``; 7 (2,000 requests a day) checkpoints and
+ends the sync cleanly with a warning, and the next sync resumes from the checkpoint.
+"""
+
+import ipaddress
+import sys
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+# The SDK: Connector wires schema/update/form; op emits rows and checkpoints; log writes to the sync log.
+from fivetran_connector_sdk import ConfigurationForm, Connector, Test, form_field
+from fivetran_connector_sdk import Logging as log
+from fivetran_connector_sdk import Operations as op
+
+# The suite's helpers: typed configuration, transport with retries and rate limit, progress, setup advice.
+from shared import config, timestamps
+from shared.http_client import Client, RateLimiter, RetryPolicy
+from shared.progress import TableProgress
+from shared.redaction import Redactor
+from shared.setup_check import explain_failure
+
+if str(Path(__file__).resolve().parent) not in sys.path:  # the sibling module, however this file is loaded
+    sys.path.append(str(Path(__file__).resolve().parent))
+# AroFlo's signing, query strings, body statuses, paging and row typing.
+import aroflo_api  # noqa: E402
+from aroflo_api import RowSpec, ZoneApi, literal  # noqa: E402
+
+__DEFAULT_BASE_URL = "https://api.aroflo.com"
+__MAX_PAGE_SIZE = 500  # AroFlo's maximum (maxpageresults)
+# (window seconds, requests): AroFlo allows 3 a second and 120 a minute, counted when requests arrive; we count
+# when they leave, and a request on a new connection (TCP + TLS) arrives later than one on a reused connection.
+# The margins keep the two counts apart; the sustained rate is the same (120 a minute is 2 a second).
+__RATE_LIMITS = [(1.5, 3), (62.0, 120)]
+__CONNECT_TIMEOUT_S = 10.0
+__EARLIEST = datetime(2001, 1, 1, tzinfo=timezone.utc)  # the lower bound of the vendor's own full-load example
+__USERS_LOOKBACK = timedelta(hours=1)
+__SUPPLIERS_LOOKBACK = timedelta(hours=1)
+__PAYMENTS_LOOKBACK_DAYS = 7  # payments entered late with an earlier datepaid are found if at most this late
+__RESUME_MARGIN = timedelta(seconds=1)  # an interrupted walk resumes at its cursor's second: ties are re-read
+__MONEY = {"type": "DECIMAL", "precision": 18, "scale": 4}
+__SECRET_KEYS = ("uencoded", "pencoded", "orgencoded", "secret_key")
+__TABLES = ("users", "suppliers", "payments")
+
+__SPECS = {
+    "users": RowSpec(
+        key="userid", times=("createddatetimeutc", "lastupdateddatetimeutc"), dates=("createdutc", "lastupdatedutc"),
+        booleans=("archived",),
+        aliases=(("first_name", "givennames"), ("last_name", "surname"), ("role", "position"),
+                 ("access_level", "accesstype"), ("created_at", "createddatetimeutc"),
+                 ("updated_at", "lastupdateddatetimeutc"))),
+    "suppliers": RowSpec(
+        key="supplierid", times=("datetimeinserted",), dates=("datecreated", "dateinserted"),
+        booleans=("postable", "archived"), json=("orgs",),
+        aliases=(("name", "suppliername"), ("address", "address_addressline1"), ("city", "address_suburb"),
+                 ("state", "address_state"), ("country", "address_country"), ("payment_terms", "terms"),
+                 ("tax_id", "abn"), ("created_at", "datetimeinserted"))),
+    "payments": RowSpec(
+        key="paymentid", times=("datelinkprocessed",), dates=("datepaid",), booleans=("linkprocessed",),
+        money=("amount", "totalamount", "surchargeamount", "surchargepercentage"),
+        aliases=(("payment_date", "datepaid"), ("payment_method", "paymentmethodname"),
+                 ("reference_number", "reference"))),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    uencoded: str = field(repr=False)
+    pencoded: str = field(repr=False)
+    orgencoded: str = field(repr=False)
+    secret_key: str = field(repr=False)
+    host_ip: str | None
+    base_url: str
+    tables: tuple[str, ...]
+    initial_sync_days: int
+    page_size: int
+    timeout_s: int
+    retry_attempts: int
+    incremental: bool
+    debug_logging: bool
+    supplier_full_resync_days: int
+
+
+def validate_configuration(configuration: dict) -> Settings:
+    """Typed settings from the string configuration; a ConfigError names the key and the expected form."""
+    secrets = {key: config.text(configuration, key, required=True, secret=True) for key in __SECRET_KEYS}
+    tables = tuple(t for t in __TABLES if config.boolean(configuration, f"enable_{t}_sync", default=True))
+    if not tables:
+        raise config.ConfigError("every table is disabled: set at least one of enable_users_sync, "
+                                 "enable_suppliers_sync or enable_payments_sync to true")
+    return Settings(
+        **secrets, host_ip=_host_ip(configuration), tables=tables,
+        base_url=config.url(configuration, "base_url", default=__DEFAULT_BASE_URL),
+        initial_sync_days=config.integer(configuration, "initial_sync_days", default=90, minimum=0, maximum=36500),
+        page_size=config.integer(configuration, "max_records_per_page", default=__MAX_PAGE_SIZE, minimum=1,
+                                 maximum=__MAX_PAGE_SIZE),
+        timeout_s=config.integer(configuration, "request_timeout_seconds", default=30, minimum=1, maximum=600),
+        retry_attempts=config.integer(configuration, "retry_attempts", default=3, minimum=0, maximum=10),
+        incremental=config.boolean(configuration, "enable_incremental_sync", default=True),
+        debug_logging=config.boolean(configuration, "enable_debug_logging", default=False),
+        supplier_full_resync_days=config.integer(configuration, "supplier_full_resync_days", default=7, minimum=0,
+                                                 maximum=365))
+
+
+def _host_ip(configuration: dict) -> str | None:
+    value = config.text(configuration, "host_ip")
+    try:
+        return None if value is None else str(ipaddress.ip_address(value))
+    except ValueError:
+        raise config.ConfigError(f"configuration key 'host_ip': expected the public IP address this connector "
+                                 f"calls from, such as 203.0.113.10, got {value!r}") from None
+
+
+def schema(configuration: dict):
+    """Every table keyed by ``id``; timestamps, dates, booleans, money and JSON columns typed."""
+    return [{"table": table, "primary_key": ["id"], "columns": __SPECS[table].column_types(__MONEY)}
+            for table in __TABLES]
+
+
+def update(configuration: dict, state: dict):
+    """One sync of the enabled tables in a fixed order; the daily request limit ends it cleanly."""
+    settings = validate_configuration(configuration)
+    api = open_api(settings)
+    started_at = datetime.now(timezone.utc)
+    try:
+        for table, sync in (("users", sync_users), ("suppliers", sync_suppliers), ("payments", sync_payments)):
+            if table in settings.tables:
+                sync(api, settings, state, started_at)
+        if api.daily_remaining is not None:
+            log.info(f"AroFlo: {api.requests_made} requests made, {api.daily_remaining} left in today's budget")
+    except aroflo_api.DailyLimitReached as limit:
+        # Checkpoint: every cursor in state covers only pages whose rows were all upserted.
+        op.checkpoint(state)
+        log.warning(f"AroFlo daily request limit reached after {api.requests_made} requests: stopping this sync")
+        op.warning(f"{limit}. The sync stopped after {api.requests_made} requests; what it read is saved and "
+                   "the next sync resumes from there.")
+    finally:
+        api.client.close()
+
+
+def open_api(settings: Settings, attempts: int | None = None) -> ZoneApi:
+    """One Session, signing every attempt, 3 requests/s and 120/min, secrets registered for redaction."""
+    attempts = attempts or settings.retry_attempts + 1
+    auth = aroflo_api.AroFloHmacAuth(settings.uencoded, settings.pencoded, settings.orgencoded,
+                                     settings.secret_key, host_ip=settings.host_ip)
+    client = Client(auth=auth, timeout_s=(min(__CONNECT_TIMEOUT_S, settings.timeout_s), settings.timeout_s),
+                    retry=RetryPolicy(max_attempts=attempts), limiter=new_rate_limiter(),
+                    auth_failure_hint=aroflo_api.AUTH_ADVICE, log=log)
+    return ZoneApi(client, settings.base_url, attempts=attempts, log=log, debug=settings.debug_logging)
+
+
+def new_rate_limiter() -> RateLimiter:
+    return RateLimiter(__RATE_LIMITS)
+
+
+def sync_users(api: ZoneApi, settings: Settings, state: dict, started_at: datetime) -> None:
+    """Two ascending walks: users updated since ``updated_cursor``, then users created since ``created_cursor``.
+
+    A user never updated has a blank ``lastupdateddatetimeutc`` and only the second walk finds it. Two walks
+    rather than one ``or`` clause: each is sorted by its own field, so each can checkpoint after a page.
+    """
+    entry = state.setdefault("users", {})
+    progress = TableProgress("users", log=log, every_rows=settings.page_size)
+    for cursor_key, cursor_field in (("updated_cursor", "lastupdateddatetimeutc"),
+                                     ("created_cursor", "createddatetimeutc")):
+        since = _since(entry, cursor_key, settings, lookback=__USERS_LOOKBACK, first=__EARLIEST)
+        sync_walk(api, settings, state, "users", progress, entry, cursor_key, cursor_field, since,
+                  ceiling=timestamps.utc_iso(started_at))
+    _table_done(state, progress)
+
+
+def sync_suppliers(api: ZoneApi, settings: Settings, state: dict, started_at: datetime) -> None:
+    """New suppliers by ``datetimeinserted``; all of them again every ``supplier_full_resync_days``.
+
+    Suppliers have no last-modified field, so edits to existing suppliers arrive with the next full re-scan.
+    A re-scan interrupted (daily limit, failure) is resumed by the next sync from its own saved cursor.
+    """
+    entry = state.setdefault("suppliers", {})
+    progress = TableProgress("suppliers", log=log, every_rows=settings.page_size)
+    ceiling = timestamps.utc_iso(started_at)
+    if _full_scan_due(entry, settings, started_at):
+        scan = entry.setdefault("full_scan", {"started_at": ceiling})
+        since = _since(scan, "cursor", settings, lookback=__SUPPLIERS_LOOKBACK, first=__EARLIEST)
+        sync_walk(api, settings, state, "suppliers", progress, scan, "cursor", "datetimeinserted", since, ceiling)
+        entry["cursor"] = max(filter(None, (entry.get("cursor"), scan.get("cursor"))), default=None)
+        entry["full_scan_completed_at"] = entry.pop("full_scan")["started_at"]
+    else:
+        since = _since(entry, "cursor", settings, lookback=__SUPPLIERS_LOOKBACK, first=__EARLIEST)
+        sync_walk(api, settings, state, "suppliers", progress, entry, "cursor", "datetimeinserted", since, ceiling)
+    _table_done(state, progress)
+
+
+def _full_scan_due(entry: dict, settings: Settings, started_at: datetime) -> bool:
+    if not settings.incremental or "full_scan" in entry or not entry.get("full_scan_completed_at"):
+        return True
+    last = timestamps.parse_utc(entry["full_scan_completed_at"])
+    return started_at - last >= timedelta(days=settings.supplier_full_resync_days)
+
+
+def sync_payments(api: ZoneApi, settings: Settings, state: dict, started_at: datetime) -> None:
+    """Payments paid since the cursor day minus ``__PAYMENTS_LOOKBACK_DAYS``; first sync: ``initial_sync_days``."""
+    entry = state.setdefault("payments", {})
+    progress = TableProgress("payments", log=log, every_rows=settings.page_size)
+    days = settings.initial_sync_days
+    first_day = started_at.date() - timedelta(days=days) if days else __EARLIEST.date()
+    since = _since(entry, "cursor", settings, lookback=timedelta(days=__PAYMENTS_LOOKBACK_DAYS), first=first_day)
+    sync_walk(api, settings, state, "payments", progress, entry, "cursor", "datepaid", since,
+              ceiling=(started_at.date() + timedelta(days=1)).isoformat())
+    _table_done(state, progress)
+
+
+def _since(holder: dict, cursor_key: str, settings: Settings, *, lookback: timedelta, first: datetime | date) -> str:
+    """The ``where`` literal below which a walk starts (AroFlo has ``>`` only, no ``>=``).
+
+    An interrupted walk (listed in ``holder["walking"]``) resumes just below its cursor, re-reading only rows
+    tied with it; a new walk re-reads ``lookback`` before the cursor (rows that arrive late with an earlier value);
+    without a cursor, or with incremental sync off, it starts at ``first``. Dates are whole days: ``> day - 1``
+    keeps ``day``.
+    """
+    cursor, resuming = holder.get(cursor_key), cursor_key in holder.get("walking", ())
+    whole_days = not isinstance(first, datetime)
+    if cursor and (resuming or settings.incremental):
+        start = date.fromisoformat(cursor) if whole_days else timestamps.parse_utc(cursor)
+        back = lookback if not resuming else timedelta(0) if whole_days else __RESUME_MARGIN
+    else:
+        start, back = first, timedelta(0)
+    return literal(start - back - timedelta(days=1)) if whole_days else literal(start - back)
+
+
+def sync_walk(api: ZoneApi, settings: Settings, state: dict, table: str, progress: TableProgress, holder: dict,
+              cursor_key: str, cursor_field: str, since: str, ceiling: str) -> None:
+    """Upsert every row with ``cursor_field > since``, ascending; ``holder[cursor_key]`` follows the pages.
+
+    The cursor is the largest value delivered (capped at ``ceiling``, so one future-dated row cannot hide the
+    rows after it) and never moves back; ``holder["walking"]`` lists the walk until its last page.
+    If AroFlo ever returned a row older than an earlier page's, a resume could miss rows, so the walk then
+    stops checkpointing and moves the cursor only when it completes.
+    """
+    spec = __SPECS[table]
+    log.info(f"{table}: reading rows with {cursor_field} > {since}")
+    delivered_max, in_order = None, True
+    for page in api.pages(table, [f"and|{cursor_field}|>|{since}"], [f"{cursor_field}|asc", f"{spec.key}|asc"],
+                          settings.page_size):
+        page_max = None
+        for record in page.rows:
+            row = aroflo_api.to_row(record, spec, table)
+            # Upsert: a row read twice (lookback, resumed walk) replaces itself by id.
+            op.upsert(table, row)
+            value = row.get(cursor_field)
+            page_max = max(filter(None, (page_max, value)), default=None)
+            if in_order and value and delivered_max and value < delivered_max:
+                in_order = False
+                log.warning(f"{table}: AroFlo returned rows out of {cursor_field} order; this walk checkpoints "
+                            "only when it completes")
+        delivered_max = max(filter(None, (delivered_max, page_max)), default=None)
+        progress.page_done(len(page.rows), f"page {page.page}, pageSize {page.page_size}")
+        if in_order and delivered_max:
+            _advance(holder, cursor_key, delivered_max, ceiling)
+            _mark_walking(holder, cursor_key, True)
+            if progress.checkpoint_due():  # every full page: a checkpoint costs far less than a request's turn
+                # Checkpoint: rows arrive in cursor order, so nothing below the saved cursor is still to come.
+                op.checkpoint(state)
+                progress.checkpointed()
+    _advance(holder, cursor_key, delivered_max, ceiling)
+    _mark_walking(holder, cursor_key, False)
+
+
+def _mark_walking(holder: dict, cursor_key: str, unfinished: bool) -> None:
+    """``holder["walking"]`` lists the walks whose cursor was saved mid-walk (users has two walks)."""
+    walking = [key for key in holder.pop("walking", []) if key != cursor_key] + ([cursor_key] if unfinished else [])
+    if walking:
+        holder["walking"] = walking
+
+
+def _advance(holder: dict, key: str, delivered_max: str | None, ceiling: str) -> None:
+    """Move ``holder[key]`` up to what was delivered, at most ``ceiling``, never back."""
+    if delivered_max:
+        holder[key] = max(filter(None, (holder.get(key), min(delivered_max, ceiling))))
+
+
+def _table_done(state: dict, progress: TableProgress) -> None:
+    # Checkpoint: the table is complete.
+    op.checkpoint(state)
+    progress.checkpointed()
+    progress.finished()
+
+
+def configuration_form():
+    """The setup form: every configuration key, and a setup test that reads one row of the LastUpdate zone."""
+    form = ConfigurationForm()
+    for key, label in (("uencoded", "uEncoded"), ("pencoded", "pEncoded"), ("orgencoded", "orgEncoded"),
+                       ("secret_key", "API secret key")):
+        form.add_field(form_field.TextField(
+            key, label, form_field.TextField.password, required=True, placeholder=f"your {label}",
+            description=f"{label} from AroFlo: Site Administration > Settings > General > AroFlo API."
+                        + (" Shown only once, when generated." if key == "secret_key" else "")))
+    for key, label, description, placeholder in __TEXT_FIELDS:
+        form.add_field(form_field.TextField(key, label, description=description, placeholder=placeholder))
+    for key, label, description in __TOGGLES:
+        form.add_field(form_field.ToggleField(key, label, description=description))
+    form.add_test(label="Sign one request to AroFlo (LastUpdate zone, free of the daily limit)",
+                  func=test_connection)
+    return form
+
+
+__TEXT_FIELDS = (
+    ("host_ip", "Host IP", "Optional: the public IP this connector calls from, if your AroFlo API setup requires "
+                           "it. Sent in the HostIP header and signed.", "203.0.113.10"),
+    ("initial_sync_days", "Initial payments window (days)", "First sync of payments reads this many days of "
+                                                             "datepaid (0: all). Users and suppliers: all.", "90"),
+    ("max_records_per_page", "Rows per page", "1 to 500 (the default and AroFlo's maximum).", "500"),
+    ("request_timeout_seconds", "Request timeout (seconds)", "Read timeout per request. Default 30.", "30"),
+    ("retry_attempts", "Retries", "Retries after a transient failure or a rate-limit answer. Default 3.", "3"),
+    ("supplier_full_resync_days", "Supplier full re-scan (days)", "Suppliers have no last-modified field: re-read "
+                                                                   "all of them this often. Default 7.", "7"),
+    ("base_url", "API URL", "Leave empty for https://api.aroflo.com.", __DEFAULT_BASE_URL),
+)
+__TOGGLES = (
+    ("enable_users_sync", "Sync users", "Default on."),
+    ("enable_suppliers_sync", "Sync suppliers", "Default on."),
+    ("enable_payments_sync", "Sync payments", "Default on."),
+    ("enable_incremental_sync", "Incremental sync", "Default on. Off: every sync re-reads everything."),
+    ("enable_debug_logging", "Debug logging", "Log every request's zone, filter and page. Default off."),
+)
+
+
+def test_connection(configuration: dict):
+    """Setup test: one signed request for one row of LastUpdate; every failure becomes advice, without a secret."""
+    refused = []
+
+    def read_one_change():
+        settings = validate_configuration(configuration)
+        api = open_api(settings, attempts=2)
+        since = literal(datetime.now(timezone.utc) - timedelta(days=1))
+        try:
+            api.get(aroflo_api.build_query("lastupdate", where=[f"and|lastupdateutc|>|{since}"], page=1, page_size=1),
+                    "zone=lastupdate (setup test)")
+        except aroflo_api.AroFloError as error:
+            refused.append(str(error))
+        finally:
+            api.client.close()
+
+    secrets = tuple(str(configuration.get(key) or "") for key in __SECRET_KEYS)
+    failure = explain_failure(read_one_change, service="AroFlo", host_keys="'base_url'", secrets=secrets)
+    if failure is None and refused:
+        failure = Redactor(secrets).redact(refused[0])
+    return Test.failure(failure) if failure else Test.success()
+
+
+connector = Connector(update=update, schema=schema, configuration_form=configuration_form)
+
+if __name__ == "__main__":
+    import json
+
+    with open("configuration.json") as configuration_file:
+        connector.debug(configuration=json.load(configuration_file))

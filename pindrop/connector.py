@@ -1,0 +1,325 @@
+"""Pindrop connector: the nightly CSV reports blacklist, calls, audit, cases, account_risk and enrollment.
+
+Source: Pindrop's nightly reports API (no public reference; shapes from one public client, see README).
+Auth: OAuth2 client credentials (form body) at ``token_url``; the token is reused, renewed before it expires and
+renewed once on a 401. Reports: ``GET {base_url}/v1/nightly_reports/{report_type}/{YYYY-MM-DD}`` answers one
+day's whole report as CSV (header row first, no paging), streamed and parsed row by row.
+Tables: one per report type, keyed by [report_date, id] ([report_date, phone_number] for blacklist); columns are
+report_date, report_type and every CSV column. A row without its key value gets a key derived from its content
+(see derived_key). Incremental: per report type, state holds the last day fully delivered; each sync asks for every
+day after it (minus ``lookback_days``) up to today and checkpoints after each report. A 404 within
+``missing_report_grace_days`` of today means "not generated yet": that type stops there and the day is asked again
+next sync. An older 404 is logged as missing and passed. Any other failure fails the sync; progress stays put.
+Quirks: the day's time zone is unknown, so report_date stays a plain string; a report never deletes rows.
+"""
+
+import hashlib  # content digests for derived keys
+import json  # canonical form of a row for its digest
+import sqlite3  # occurrence counts of derived keys, on disk rather than in memory
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+
+import requests  # only for type hints of streamed responses
+
+# The SDK: Connector wires schema/update/form; op emits rows and checkpoints; log writes to the sync log.
+from fivetran_connector_sdk import ConfigurationForm, Connector, Test, form_field
+from fivetran_connector_sdk import Logging as log
+from fivetran_connector_sdk import Operations as op
+
+# The suite's helpers: typed configuration, transport with retries and OAuth2, progress lines, setup advice.
+from shared import config
+from shared.auth import OAuth2ClientCredentials
+from shared.http_client import Client, HttpError, RateLimiter
+from shared.parsing import PayloadError, csv_rows
+from shared.progress import TableProgress
+from shared.setup_check import explain_failure
+
+__REPORT_KEYS = {  # report type (= table) -> its key column; the fixed order in which a sync walks them
+    "blacklist": "phone_number", "calls": "id", "audit": "id", "cases": "id", "account_risk": "id", "enrollment": "id",
+}
+__DEFAULT_TOKEN_URL = "https://auth.us2.pindrop.com/oauth2/token"
+__DEFAULT_BASE_URL = "https://api2.us2.pindrop.com"
+__DEFAULT_START_DAYS_AGO = 30
+__DEFAULT_LOOKBACK_DAYS = 1
+__DEFAULT_GRACE_DAYS = 3
+__MAX_DAYS = 3650
+__TIMEOUT_S = (10.0, 120.0)  # connect, read (between two pieces of a streamed body)
+__FLUSH_EVERY_ROWS = 10_000  # inside a large report: checkpoint the unchanged state so the runner's buffer stays small
+__LOG_EVERY_ROWS = 100_000
+__ADDED_COLUMNS = ("report_date", "report_type")
+__RENAMED_PREFIX = "csv_"  # a CSV column that would clash with an added or reserved column gets this prefix
+__DIGEST_HEX_CHARS = 32  # 128 bits of SHA-256: collisions are not a practical concern
+__TOKEN_HINT = "Check 'client_id' and 'client_secret' (and that 'token_url' is your Pindrop region's token endpoint)"
+__REPORT_HINT = ("Pindrop refused the access token: check that 'base_url' is in the same region as 'token_url' and "
+                 "that the client is allowed to read nightly reports")
+
+
+@dataclass(frozen=True)
+class Settings:
+    client_id: str
+    client_secret: str = field(repr=False)
+    start_date: date | None  # None: 30 days before today
+    report_types: tuple[str, ...]
+    lookback_days: int
+    missing_report_grace_days: int
+    token_url: str
+    base_url: str
+    requests_per_second: float | None
+
+
+def validate_configuration(configuration: dict) -> Settings:
+    """Typed settings from the string configuration; a ValueError names the key and the expected form."""
+    client_id = config.text(configuration, "client_id", required=True)
+    client_secret = config.text(configuration, "client_secret", required=True, secret=True)
+    start_date = config.day(configuration, "start_date")
+    chosen = config.items(configuration, "report_types", options=tuple(__REPORT_KEYS), default=tuple(__REPORT_KEYS))
+    return Settings(
+        client_id=client_id,
+        client_secret=client_secret,
+        start_date=start_date,
+        report_types=tuple(kind for kind in __REPORT_KEYS if kind in chosen),
+        lookback_days=config.integer(configuration, "lookback_days", default=__DEFAULT_LOOKBACK_DAYS, minimum=0,
+                                     maximum=__MAX_DAYS),
+        missing_report_grace_days=config.integer(configuration, "missing_report_grace_days",
+                                                 default=__DEFAULT_GRACE_DAYS, minimum=0, maximum=__MAX_DAYS),
+        token_url=config.url(configuration, "token_url", default=__DEFAULT_TOKEN_URL),
+        base_url=config.url(configuration, "base_url", default=__DEFAULT_BASE_URL),
+        requests_per_second=config.number(configuration, "requests_per_second", default=None, minimum=0) or None,
+    )
+
+
+def schema(configuration: dict):
+    """One table per report type. Only the added and key columns are declared: the CSV columns are not documented,
+    so they are taken from each report's header (every value is text)."""
+    return [{"table": kind, "primary_key": ["report_date", key],
+             "columns": {"report_date": "STRING", "report_type": "STRING", key: "STRING"}}
+            for kind, key in __REPORT_KEYS.items()]
+
+
+def update(configuration: dict, state: dict):
+    """One sync: every configured report type in a fixed order, each from its own progress up to today (UTC)."""
+    settings = validate_configuration(configuration)
+    today = today_utc()
+    http = new_client(settings)
+    try:
+        for report_type in settings.report_types:
+            sync_report_type(http, settings, state, report_type, today)
+    finally:
+        http.close()
+
+
+def new_client(settings: Settings) -> Client:
+    """One session for the sync; token requests go through it without the bearer auth, reports with it."""
+    limiter = RateLimiter.per(second=settings.requests_per_second) if settings.requests_per_second else None
+    plain = Client(timeout_s=__TIMEOUT_S, limiter=limiter, auth_failure_hint=__TOKEN_HINT, log=log)
+    oauth = OAuth2ClientCredentials(settings.token_url, settings.client_id, settings.client_secret, plain)
+    return plain.with_auth(oauth, auth_failure_hint=__REPORT_HINT)
+
+
+def sync_report_type(http: Client, settings: Settings, state: dict, report_type: str, today: date) -> None:
+    """Every day from the type's progress (minus the lookback) up to today; the same walk serves all six tables.
+
+    ``state[report_type] = {"last_day_delivered": "YYYY-MM-DD"}``: it moves after each report that was delivered
+    completely or is older than the grace window and answered 404; it never moves back.
+    """
+    entry = state.setdefault(report_type, {})
+    progress = TableProgress(report_type, log)
+    for day in days_to_fetch(entry.get("last_day_delivered"), settings, today):
+        rows = deliver_report(http, settings, state, report_type, day)
+        if rows is None and (today - day).days <= settings.missing_report_grace_days:
+            log.info(f"{report_type}: the report for {day} is not generated yet (HTTP 404); "
+                     "it is asked for again next sync")
+            break
+        if rows is None:
+            log.warning(f"{report_type}: no report for {day} (HTTP 404, older than "
+                        f"{settings.missing_report_grace_days} days); passed as missing")
+        entry["last_day_delivered"] = max(entry.get("last_day_delivered") or "", day.isoformat())
+        # Checkpoint: this (type, day) report is complete, so the next sync starts after it.
+        op.checkpoint(state)
+        progress.page_done(rows or 0, detail=f"report for {day}")
+    progress.finished(f"delivered through {entry.get('last_day_delivered') or 'no day yet'}")
+
+
+def deliver_report(http: Client, settings: Settings, state: dict, report_type: str, day: date) -> int | None:
+    """Upsert every row of one report and return how many; None for a 404. A body cut off mid-read is downloaded
+    again (keys are deterministic, so the repeated upserts are harmless)."""
+    key_column = __REPORT_KEYS[report_type]
+
+    def download() -> int | None:
+        response = open_report(http, settings.base_url, report_type, day)
+        if response is None:
+            return None
+        rows = 0
+        with response:
+            for record in report_records(response, report_type, day, key_column):
+                # Upsert: the row replaces any earlier copy with the same report_date and key.
+                op.upsert(report_type, record)
+                rows += 1
+                if rows % __FLUSH_EVERY_ROWS == 0:
+                    # Checkpoint the unchanged state: flushes the runner's buffer, claims nothing about this report.
+                    op.checkpoint(state)
+                if rows % __LOG_EVERY_ROWS == 0:
+                    log.info(f"{report_type}: report for {day}: {rows} rows so far")
+        return rows
+
+    return http.call_with_retries(f"{report_type} report for {day}", download)
+
+
+def days_to_fetch(last_day_delivered: str | None, settings: Settings, today: date) -> list[date]:
+    """From the day after the progress minus the lookback (or the start date on a first sync) through today."""
+    if last_day_delivered is None:
+        first = settings.start_date or today - timedelta(days=__DEFAULT_START_DAYS_AGO)
+    else:
+        first = date.fromisoformat(last_day_delivered) + timedelta(days=1 - settings.lookback_days)
+        if settings.start_date is not None:
+            first = max(first, settings.start_date)
+    return [first + timedelta(days=offset) for offset in range((today - first).days + 1)]
+
+
+def today_utc() -> date:
+    return datetime.now(timezone.utc).date()
+
+
+def report_url(base_url: str, report_type: str, day: date) -> str:
+    return f"{base_url}/v1/nightly_reports/{report_type}/{day.isoformat()}"
+
+
+def open_report(http: Client, base_url: str, report_type: str, day: date) -> requests.Response | None:
+    """The streamed response of one report, or None when Pindrop answers 404 (no report for that day, yet)."""
+    try:
+        return http.get(report_url(base_url, report_type, day), stream=True,
+                        description=f"GET {report_type} report for {day.isoformat()}")
+    except HttpError as error:
+        if error.status == 404:
+            return None
+        raise
+
+
+def report_records(response: requests.Response, report_type: str, day: date, key_column: str) -> Iterator[dict]:
+    """Destination rows of one report as they stream in: added columns, trimmed values, a key that is never null."""
+    report_date = day.isoformat()
+    counter = OccurrenceCounter()
+    names: dict[str, str] | None = None
+    try:
+        for raw in csv_rows(response):
+            if names is None:
+                names = {name: column_name(name) for name in raw}
+            values = {name: value.strip() or None for name, value in raw.items()}
+            record = {"report_date": report_date, "report_type": report_type}
+            record.update((names[name], value) for name, value in values.items())
+            if record.get(key_column) is None:
+                record[key_column] = derived_key(values, counter)
+            yield record
+    except PayloadError as error:
+        raise PayloadError(f"{report_type} report for {report_date}: {error}") from None
+    finally:
+        counter.close()
+
+
+def column_name(header_name: str) -> str:
+    """The header name as given, unless it clashes with a column the connector adds or the platform reserves."""
+    if header_name in __ADDED_COLUMNS or header_name.lower().startswith("_fivetran"):
+        return __RENAMED_PREFIX + header_name
+    return header_name
+
+
+def derived_key(values: dict, counter: "OccurrenceCounter") -> str:
+    """The key of a row that has no value of its own: ``row-<digest>-<occurrence>``.
+
+    ``digest``: the first 32 hex digits of SHA-256 over the row's CSV columns (header name -> trimmed value, empty
+    as null), sorted by name, as JSON. ``occurrence``: 1 for the first row of this report with exactly that content,
+    2 for the next, and so on. A re-download, in any row order, gives every row the same key; distinct rows never
+    share one; identical rows stay distinct.
+    """
+    canonical = json.dumps(sorted(values.items()), ensure_ascii=False, separators=(",", ":"))
+    digest = hashlib.sha256(canonical.encode()).hexdigest()[:__DIGEST_HEX_CHARS]
+    return f"row-{digest}-{counter.next(digest)}"
+
+
+class OccurrenceCounter:
+    """How many times each digest has been seen in one report, in memory that does not grow with the report.
+
+    Counts live in a private temporary SQLite file (created on first use; its page cache is bounded), so a
+    million-row report without an id column costs disk, not RAM.
+    """
+
+    def __init__(self):
+        self._db: sqlite3.Connection | None = None
+
+    def next(self, digest: str) -> int:
+        if self._db is None:
+            self._db = sqlite3.connect("")  # "": a temporary on-disk database, deleted when closed
+            self._db.execute("CREATE TABLE seen (digest TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID")
+        self._db.execute("INSERT INTO seen VALUES (?, 1) ON CONFLICT (digest) DO UPDATE SET n = n + 1", (digest,))
+        return self._db.execute("SELECT n FROM seen WHERE digest = ?", (digest,)).fetchone()[0]
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+def configuration_form():
+    """The setup form: every configuration key, and a setup test that gets a token and opens one report."""
+    form = ConfigurationForm()
+    form.add_field(form_field.TextField(
+        "client_id", "Client ID", required=True, placeholder="your OAuth2 client ID",
+        description="OAuth2 client ID for the nightly reports API (ask your Pindrop account representative)."))
+    form.add_field(form_field.TextField(
+        "client_secret", "Client secret", form_field.TextField.password, required=True,
+        description="OAuth2 client secret that goes with the client ID.", placeholder="client secret"))
+    form.add_field(form_field.DropdownField(
+        "report_types", "Reports to sync", description="Which nightly reports to sync. Default: all six.",
+        placeholder="all six reports",
+        fields=[form_field.DropdownFieldParam(",".join(__REPORT_KEYS), "All six reports")]
+        + [form_field.DropdownFieldParam(kind, f"Only {kind}") for kind in __REPORT_KEYS]))
+    form.add_field(form_field.TextField(
+        "start_date", "Start date", placeholder="2025-01-01",
+        description="First report day of the first sync (YYYY-MM-DD). Empty: 30 days before today (UTC)."))
+    form.add_field(form_field.TextField(
+        "lookback_days", "Lookback (days)", placeholder="1",
+        description="Each sync asks again for this many days before the last day delivered. Default 1."))
+    form.add_field(form_field.TextField(
+        "missing_report_grace_days", "Grace for late reports (days)", placeholder="3",
+        description="A report missing (HTTP 404) for a day at most this many days old is asked for again next "
+                    "sync; an older missing report is logged and skipped. Default 3."))
+    form.add_field(form_field.TextField(
+        "token_url", "Token URL", placeholder=__DEFAULT_TOKEN_URL,
+        description=f"OAuth2 token endpoint of your Pindrop region. Empty: {__DEFAULT_TOKEN_URL}."))
+    form.add_field(form_field.TextField(
+        "base_url", "API base URL", placeholder=__DEFAULT_BASE_URL,
+        description=f"Reports API host of your Pindrop region. Empty: {__DEFAULT_BASE_URL}."))
+    form.add_field(form_field.TextField(
+        "requests_per_second", "Requests per second", placeholder="no limit",
+        description="Client-side limit on report requests (e.g. 2, or 0.5 for one every 2 s). Empty: no limit."))
+    form.add_test(label="Get an access token and open one report", func=test_connection)
+    return form
+
+
+def test_connection(configuration: dict):
+    """Setup test: get a token, then open (not read) the first chosen report of a day past the grace window."""
+
+    def get_token_and_open_a_report():
+        settings = validate_configuration(configuration)
+        http = new_client(settings)
+        try:
+            day = today_utc() - timedelta(days=settings.missing_report_grace_days + 1)
+            response = open_report(http, settings.base_url, settings.report_types[0], day)
+            if response is not None:
+                response.close()  # a 200 proves the token works; the body is not needed
+        finally:
+            http.close()
+
+    failure = explain_failure(get_token_and_open_a_report, service="Pindrop", host_keys="'token_url' and 'base_url'",
+                              secrets=(configuration.get("client_secret") or "",))
+    return Test.failure(failure) if failure else Test.success()
+
+
+connector = Connector(update=update, schema=schema, configuration_form=configuration_form)
+
+if __name__ == "__main__":
+    import json
+
+    with open("configuration.json") as configuration_file:
+        connector.debug(configuration=json.load(configuration_file))

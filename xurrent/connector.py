@@ -1,0 +1,421 @@
+"""Xurrent (formerly 4me) connector: organizations, products and projects.
+
+Source: Xurrent's REST API v1 at the account's regional host (``https://api[.au|.uk|.ch|.us].xurrent.com/v1``, QA
+``api.xurrent.qa``, demo ``api.xurrent-demo.com``) or a configured ``base_url``. Every API request carries
+``Authorization: Bearer <token>`` and ``X-Xurrent-Account: <account_id>``. The token is a personal access token
+(``oauth_token``) or comes from the OAuth2 client-credentials grant at the region's OAuth host
+(``https://oauth[.region].xurrent.com/token``), renewed before it expires and once more after a 401.
+Paging: bare JSON arrays, ``per_page`` up to 100, ``Link rel="next"`` followed verbatim (opaque ``search_after``).
+Incremental: each table asks ``sort=updated_at&updated_at=>=<cursor>``; rows arrive in ascending ``updated_at`` order,
+so the cursor (the largest ``updated_at`` delivered, in UTC) is checkpointed at page boundaries. The inclusive bound
+re-reads the cursor's second; upserts by ``id`` absorb the overlap.
+Quirks: collections return only default fields unless ``fields=`` names the rest; ``disabled`` is left out (not
+false) for enabled records; timestamps carry local offsets (delivered in UTC); decimals are strings (delivered as
+DECIMAL); a walk is capped at 100,000 records (``X-Pagination-Throttled: true``), so a capped walk continues in a
+new ``updated_at >=`` window from the largest value it reached. Organizations and products are retired by
+``disabled``, not deleted; archived or trashed projects are not detected (see README).
+Rate limits: 429 + Retry-After (the shared client), ``x-ratelimit-remaining``/``-reset`` pacing, and a client-side
+limit of 20 requests per 2.2 seconds (the documented burst limit is about 20 per 2 s).
+"""
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
+
+# The SDK: Connector wires schema/update/form; op emits rows and checkpoints; log writes to the sync log.
+from fivetran_connector_sdk import ConfigurationForm, Connector, Test, form_field
+from fivetran_connector_sdk import Logging as log
+from fivetran_connector_sdk import Operations as op
+
+# The suite's helpers: typed configuration, UTC timestamps, flattening, transport, auth, paging, progress lines.
+from shared import config, http_client, timestamps
+from shared.auth import BearerToken, OAuth2ClientCredentials
+from shared.flatten import flatten_record
+from shared.http_client import Client, RateLimiter, RetryPolicy
+from shared.pagination import PaginationError, by_next_link
+from shared.parsing import PayloadError
+from shared.progress import TableProgress
+from shared.setup_check import explain_failure
+
+__REGION_API_URLS = {
+    "global": "https://api.xurrent.com/v1", "au": "https://api.au.xurrent.com/v1",
+    "uk": "https://api.uk.xurrent.com/v1", "ch": "https://api.ch.xurrent.com/v1",
+    "us": "https://api.us.xurrent.com/v1", "qa": "https://api.xurrent.qa/v1", "demo": "https://api.xurrent-demo.com/v1",
+}
+__ACCOUNT_HEADER = "X-Xurrent-Account"
+__MAX_PAGE_SIZE = 100
+__CONNECT_TIMEOUT_S = 10.0
+__BURST_WINDOW_S = 2.2  # Xurrent's short-burst limit is about 20 requests per 2 s; 0.2 s margin for network jitter
+__BURST_MAX_REQUESTS = 20
+__QUOTA_FLOOR_REQUESTS = 2  # pause for the quota reset when this few requests are left
+__MAX_QUOTA_WAIT_S = 3660.0  # the quota window is hourly (inferred); never wait longer than that and a minute
+__QUOTA_RESET_MARGIN_S = 1.0  # x-ratelimit-reset has whole seconds; wake up just after it, not just before
+__CURSOR_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # the API's filter format: UTC, whole seconds
+__DECIMAL = {"type": "DECIMAL", "precision": 38, "scale": 6}
+__API_HINT = ("Likely causes: the token (personal access token or OAuth client) is wrong, expired or revoked; its "
+              "scopes do not allow reading organizations, products and projects; 'account_id' is not the account "
+              "the token belongs to; or 'region' (or 'base_url') is not the account's region")
+__TOKEN_HINT = ("The OAuth token request was refused: check 'client_id' and 'client_secret', and that 'region' (or "
+                "'token_url') is the account's region")
+
+now_epoch_s = time.time  # wall clock for the quota pacing (tests replace it)
+
+
+@dataclass(frozen=True)
+class Table:
+    """One collection: the fields to request and how its values are typed."""
+    name: str
+    fields: tuple  # documented fields, requested with fields= (collections return only defaults otherwise)
+    references: tuple  # {id, name} objects, flattened to <ref>_id, <ref>_name, <ref>_account_id, ...
+    timestamps: tuple = ("created_at", "updated_at")
+    decimals: tuple = ()
+    booleans: tuple = ()
+    integers: tuple = ()
+    json_fields: tuple = ("custom_fields",)
+
+
+__TABLES = (
+    Table("organizations",
+          ("sourceID", "name", "parent", "manager", "created_at", "updated_at", "business_unit",
+           "business_unit_organization", "disabled", "end_user_privacy", "financialID", "region", "remarks",
+           "substitute", "custom_fields", "picture_uri", "source", "ui_extension", "order_template"),
+          ("parent", "manager", "business_unit_organization", "substitute", "ui_extension", "order_template"),
+          booleans=("disabled", "business_unit", "end_user_privacy")),
+    Table("products",
+          ("sourceID", "name", "category", "support_team", "service", "created_at", "updated_at", "brand", "model",
+           "productID", "rule_set", "depreciation_method", "financial_owner", "supplier", "rate", "useful_life",
+           "salvage_value", "salvage_value_currency", "remarks", "picture_uri", "ui_extension", "workflow_template",
+           "workflow_manager", "recurrence", "custom_fields", "disabled", "source"),
+          ("support_team", "service", "service_provider", "financial_owner", "supplier", "ui_extension",
+           "workflow_template", "workflow_manager"),
+          decimals=("rate", "salvage_value"), booleans=("disabled",), integers=("useful_life",),
+          json_fields=("custom_fields", "recurrence")),
+    Table("projects",
+          ("sourceID", "subject", "manager", "category", "status", "completion_target_at", "completed_at", "service",
+           "created_at", "updated_at", "customer", "justification", "program", "risk_level", "cost_of_effort",
+           "cost_of_purchases", "total_cost", "value", "value_currency", "effort", "roi", "completion_reason",
+           "resolution_duration", "time_zone", "work_hours", "custom_fields", "ui_extension", "source"),
+          ("manager", "service", "service_provider", "customer", "program", "risk_level", "work_hours", "ui_extension"),
+          timestamps=("created_at", "updated_at", "completion_target_at", "completed_at"),
+          decimals=("cost_of_effort", "cost_of_purchases", "total_cost", "value"),
+          integers=("effort", "roi", "resolution_duration")),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    account_id: str
+    base_url: str
+    token_url: str | None
+    oauth_token: str | None = field(repr=False)
+    client_id: str | None
+    client_secret: str | None = field(repr=False)
+    initial_sync_days: int | None
+    page_size: int
+    timeout_s: int
+    retry_attempts: int
+    incremental: bool
+
+
+def validate_configuration(configuration: dict) -> Settings:
+    """Typed settings from the string configuration; a ValueError names the key and the expected form."""
+    account_id = config.text(configuration, "account_id", required=True)
+    if not all(c.isalnum() or c in "-_." for c in account_id):
+        raise config.ConfigError(f"configuration key 'account_id': expected an account id such as 'widget', "
+                                 f"got {account_id!r}")
+    oauth_token = config.text(configuration, "oauth_token", secret=True)
+    client_id = config.text(configuration, "client_id")
+    client_secret = config.text(configuration, "client_secret", secret=True)
+    _check_one_auth_mode(oauth_token, client_id, client_secret)
+    region = config.choice(configuration, "region", tuple(__REGION_API_URLS), default="global")
+    base_url = config.url(configuration, "base_url", default=__REGION_API_URLS[region])
+    token_url = config.url(configuration, "token_url", default=_oauth_token_url(base_url) or "")
+    if client_id and not token_url:
+        raise config.ConfigError("configuration key 'token_url' is required with client credentials when "
+                                 "'base_url' is not an https://api.<domain>/v1 address")
+    return Settings(
+        account_id=account_id, base_url=base_url, token_url=token_url or None, oauth_token=oauth_token,
+        client_id=client_id, client_secret=client_secret,
+        initial_sync_days=config.integer(configuration, "initial_sync_days", default=None, minimum=1, maximum=365),
+        page_size=config.integer(configuration, "max_records_per_page", default=__MAX_PAGE_SIZE, minimum=1,
+                                 maximum=__MAX_PAGE_SIZE),
+        timeout_s=config.integer(configuration, "request_timeout_seconds", default=30, minimum=10, maximum=300),
+        retry_attempts=config.integer(configuration, "retry_attempts", default=3, minimum=1, maximum=10),
+        incremental=config.boolean(configuration, "enable_incremental_sync", default=True),
+    )
+
+
+def _check_one_auth_mode(oauth_token: str | None, client_id: str | None, client_secret: str | None) -> None:
+    if oauth_token and (client_id or client_secret):
+        raise config.ConfigError("set either 'oauth_token' (a personal access token) or 'client_id' and "
+                                 "'client_secret' (OAuth client credentials), not both")
+    if client_id and not client_secret:
+        raise config.ConfigError("configuration key 'client_secret' is required with 'client_id'")
+    if client_secret and not client_id:
+        raise config.ConfigError("configuration key 'client_id' is required with 'client_secret'")
+    if not oauth_token and not client_id:
+        raise config.ConfigError("configuration key 'oauth_token' (a personal access token) is required, or "
+                                 "'client_id' and 'client_secret' (OAuth client credentials)")
+
+
+def schema(configuration: dict):
+    """Every table with its key; timestamps UTC_DATETIME, money DECIMAL, flags BOOLEAN, custom fields JSON."""
+    return [{"table": table.name, "primary_key": ["id"], "columns": _columns(table)} for table in __TABLES]
+
+
+def _columns(table: Table) -> dict:
+    columns = {"id": "LONG", **{f"{ref}_id": "LONG" for ref in table.references}}
+    columns.update({name: "UTC_DATETIME" for name in table.timestamps})
+    columns.update({name: __DECIMAL for name in table.decimals})
+    columns.update({name: "BOOLEAN" for name in table.booleans})
+    columns.update({name: "LONG" for name in table.integers})
+    columns.update({name: "JSON" for name in table.json_fields})
+    return columns
+
+
+def update(configuration: dict, state: dict):
+    """One sync: organizations, products, projects, each from its own cursor."""
+    settings = validate_configuration(configuration)
+    http = new_client(settings)
+    try:
+        for table in __TABLES:
+            sync_table(http, settings, state, table)
+    finally:
+        http.close()
+
+
+def new_client(settings: Settings) -> Client:
+    """One session; the account header rides on the API auth only, so token requests go without it."""
+    http = Client(timeout_s=(__CONNECT_TIMEOUT_S, float(settings.timeout_s)),
+                  retry=RetryPolicy(max_attempts=settings.retry_attempts + 1),
+                  limiter=RateLimiter([(__BURST_WINDOW_S, __BURST_MAX_REQUESTS)]),
+                  headers={"Accept": "application/json"}, auth_failure_hint=__TOKEN_HINT,
+                  on_response=pace_by_quota, log=log)
+    account = {__ACCOUNT_HEADER: settings.account_id}
+    if settings.oauth_token:
+        auth = BearerToken(settings.oauth_token, account)
+    else:
+        auth = OAuth2ClientCredentials(settings.token_url, settings.client_id, settings.client_secret, http,
+                                       extra_headers=account)
+    return http.with_auth(auth, auth_failure_hint=__API_HINT)
+
+
+def sync_table(http: Client, settings: Settings, state: dict, table: Table) -> None:
+    """Walk the table from its cursor in ascending ``updated_at`` order; ``state[name] = {"cursor": <UTC>}``.
+
+    A walk the API caps (throttled) continues in a new window from the largest ``updated_at`` it reached.
+    """
+    entry = state.setdefault(table.name, {})
+    since = lower_bound(entry, settings)
+    progress = TableProgress(table.name, log)
+    while True:
+        walk = {"since": since, "latest": None, "ascending": True, "throttled": False}
+        for page in walk_pages(http, settings, table, since, settings.page_size):
+            for record in page.records:
+                row = to_row(record, table)
+                # Upsert: insert the row, or replace the one with the same id (the >= bound re-reads a few).
+                op.upsert(table.name, row)
+                note_updated_at(walk, row["updated_at"], table)
+            walk["throttled"] |= page.response.headers.get("X-Pagination-Throttled", "").lower() == "true"
+            progress.page_done(len(page.records), f"updated_at up to {walk['latest']}")
+            if walk["ascending"] and progress.checkpoint_due():
+                advance_cursor(entry, walk["latest"])
+                # Checkpoint: every row up to the cursor is delivered, and rows come in ascending order.
+                op.checkpoint(state)
+                progress.checkpointed()
+        advance_cursor(entry, walk["latest"])
+        if not walk["throttled"]:
+            break
+        since = next_window(walk, table)
+    # Checkpoint: the table is complete up to its cursor.
+    op.checkpoint(state)
+    progress.finished(f"cursor {entry.get('cursor')}")
+
+
+def lower_bound(entry: dict, settings: Settings) -> str | None:
+    """The saved cursor (incremental), else ``initial_sync_days`` ago, else None: all history."""
+    if settings.incremental and entry.get("cursor"):
+        return _as_cursor(entry["cursor"], "the saved state's cursor")
+    if settings.initial_sync_days:
+        start = datetime.now(timezone.utc) - timedelta(days=settings.initial_sync_days)
+        return start.strftime(__CURSOR_FORMAT)
+    return None
+
+
+def walk_pages(http: Client, settings: Settings, table: Table, since: str | None, per_page: int):
+    """One walk's pages, following ``Link rel="next"`` verbatim; a link to another host is refused."""
+    params = {"per_page": per_page, "sort": "updated_at", "fields": ",".join(table.fields)}
+    if since:
+        params["updated_at"] = f">={since}"
+    for page in by_next_link(http, f"{settings.base_url}/{table.name}", params=params,
+                             records_of=lambda body: _array(body, table.name)):
+        if page.next_token and _origin(page.next_token) != _origin(settings.base_url):
+            raise PaginationError(f"{table.name}: the next-page link points at another host than base_url; "
+                                  "refusing to send the token there")
+        yield page
+
+
+def note_updated_at(walk: dict, updated_at: str, table: Table) -> None:
+    """Track the largest ``updated_at`` of the walk and whether rows still ascend (checkpoints rely on it)."""
+    value = updated_at[:19] + "Z"
+    if walk["latest"] and value < walk["latest"] and walk["ascending"]:
+        walk["ascending"] = False
+        log.warning(f"{table.name}: rows arrived out of updated_at order; the cursor moves only at the walk's end")
+    walk["latest"] = max(walk["latest"] or value, value)
+
+
+def advance_cursor(entry: dict, latest: str | None) -> None:
+    if latest and (not entry.get("cursor") or latest > _as_cursor(entry["cursor"], "the saved cursor")):
+        entry["cursor"] = latest
+
+
+def next_window(walk: dict, table: Table) -> str:
+    """Where a capped walk continues; a cap reached inside one second cannot be split, so that fails loudly."""
+    if not walk["ascending"]:
+        raise PaginationError(f"{table.name}: the walk was capped (X-Pagination-Throttled) and its rows were not "
+                              "sorted by updated_at, so it cannot be split into updated_at windows")
+    if walk["latest"] is None or (walk["since"] is not None and walk["latest"] <= walk["since"]):
+        raise PaginationError(f"{table.name}: more records than the API's per-walk cap share updated_at "
+                              f"{walk['since']}; they cannot be split into smaller updated_at windows")
+    log.info(f"{table.name}: the API capped the walk (X-Pagination-Throttled); continuing from updated_at >= "
+             f"{walk['latest']}")
+    return walk["latest"]
+
+
+def to_row(record: dict, table: Table) -> dict:
+    """Flatten references, default ``disabled`` to false, timestamps to UTC, decimals kept as exact strings."""
+    if not isinstance(record, dict) or record.get("id") is None:
+        raise PayloadError(f"{table.name}: a record without an id: {str(record)[:200]}")
+    record = dict(record)
+    if "disabled" in table.booleans and record.get("disabled") is None:
+        record["disabled"] = False  # collections leave it out for enabled records
+    row = flatten_record(record, json_keys=set(table.json_fields))
+    for ref in table.references:
+        if ref in row and row[ref] is None:
+            del row[ref]
+            row[f"{ref}_id"] = None
+    for name in table.timestamps:
+        row[name] = timestamps.to_utc_iso(row.get(name))
+    for name in table.decimals:
+        if row.get(name) is not None:
+            row[name] = str(row[name])  # DECIMAL takes strings exactly; a float would lose digits
+    if row["updated_at"] is None:
+        raise PayloadError(f"{table.name}: record {record['id']} has no updated_at")
+    return row
+
+
+def pace_by_quota(response) -> None:
+    """Wait for the quota window to reset when ``x-ratelimit-remaining`` is nearly spent (a 429 is retried
+    by the client after its Retry-After instead)."""
+    if response.status_code == 429:
+        return
+    remaining = _int_or_none(response.headers.get("x-ratelimit-remaining"))
+    reset_epoch_s = _int_or_none(response.headers.get("x-ratelimit-reset"))
+    if remaining is None or reset_epoch_s is None or remaining > __QUOTA_FLOOR_REQUESTS:
+        return
+    wait_s = min(__MAX_QUOTA_WAIT_S, reset_epoch_s - now_epoch_s() + __QUOTA_RESET_MARGIN_S)
+    if wait_s > 0:
+        log.warning(f"Xurrent request quota nearly spent ({remaining} left); waiting {wait_s:.0f}s for its reset")
+        http_client.sleep(wait_s)
+
+
+def _array(body, table_name: str) -> list:
+    if not isinstance(body, list):
+        raise PayloadError(f"{table_name}: expected a JSON array of records, got {type(body).__name__}")
+    return body
+
+
+def _as_cursor(value: str, what: str) -> str:
+    try:
+        return timestamps.parse_iso(value).astimezone(timezone.utc).strftime(__CURSOR_FORMAT)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} {value!r} is not a timestamp; reset the connector's state") from None
+
+
+def _oauth_token_url(api_url: str) -> str | None:
+    """``https://api.<domain>/v1`` -> ``https://oauth.<domain>/token`` (the regional OAuth host)."""
+    parts = urlsplit(api_url)
+    if not parts.hostname or not parts.hostname.startswith("api."):
+        return None
+    return f"{parts.scheme}://oauth.{parts.netloc[len('api.'):]}/token"
+
+
+def _origin(url: str) -> tuple:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
+def _int_or_none(value) -> int | None:
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def configuration_form():
+    """The setup form: every configuration key, and a setup test that reads one record of each table."""
+    form = ConfigurationForm()
+    text, password = form_field.TextField.plain_text, form_field.TextField.password
+    form.add_field(form_field.TextField(
+        "account_id", "Account ID", text, required=True, placeholder="widget",
+        description="The Xurrent account to sync: its short id (the X-Xurrent-Account header), e.g. 'widget'."))
+    form.add_field(form_field.DropdownField(
+        "region", "Region", description="The region that hosts the account. Ignored when 'API base URL' is set.",
+        fields=[form_field.DropdownFieldParam(value=name, label=f"{name} ({url.split('/')[2]})")
+                for name, url in __REGION_API_URLS.items()], placeholder="global"))
+    form.add_field(form_field.TextField(
+        "oauth_token", "Personal access token", password, placeholder="a personal access token",
+        description="Read access to organizations, products and projects. Leave empty to use OAuth client "
+                    "credentials instead."))
+    form.add_field(form_field.TextField(
+        "client_id", "OAuth client ID", text, placeholder="an OAuth application's client id",
+        description="OAuth client-credentials application (with 'client_secret'); leave empty with a token."))
+    form.add_field(form_field.TextField("client_secret", "OAuth client secret", password,
+                                        description="The OAuth application's secret.", placeholder="client secret"))
+    form.add_field(form_field.TextField(
+        "base_url", "API base URL", text, placeholder="https://api.xurrent.com/v1",
+        description="Only for a custom domain: https://api.<domain>/v1. Empty: the region's host."))
+    form.add_field(form_field.TextField(
+        "token_url", "OAuth token URL", text, placeholder="https://oauth.xurrent.com/token",
+        description="Only when the token host cannot be derived from the API base URL."))
+    form.add_field(form_field.TextField(
+        "initial_sync_days", "Initial sync (days)", text, placeholder="365",
+        description="First sync reads records updated in the last 1-365 days. Empty: all history."))
+    form.add_field(form_field.TextField("max_records_per_page", "Records per page", text, placeholder="100",
+                                        description="1-100; default 100 (fewest requests against the quota)."))
+    form.add_field(form_field.TextField("request_timeout_seconds", "Request timeout (seconds)", text,
+                                        placeholder="30", description="10-300; default 30."))
+    form.add_field(form_field.TextField("retry_attempts", "Retries", text, placeholder="3",
+                                        description="Retries of a failed request (1-10); default 3."))
+    form.add_field(form_field.ToggleField(
+        "enable_incremental_sync", "Incremental sync",
+        description="On (default): each sync reads only records updated since the last. Off: every sync reads all."))
+    form.add_test(label="Read one record of each table with these credentials", func=test_connection)
+    return form
+
+
+def test_connection(configuration: dict):
+    """Setup test: one record of each table (validates token, scopes, account, region and fields)."""
+    def check():
+        settings = validate_configuration(configuration)
+        http = new_client(settings)
+        try:
+            for table in __TABLES:
+                next(walk_pages(http, settings, table, None, per_page=1))
+        finally:
+            http.close()
+
+    secrets = tuple(str(configuration.get(key) or "") for key in ("oauth_token", "client_secret"))
+    failure = explain_failure(check, service="Xurrent", secrets=secrets,
+                              host_keys="'region' (or 'base_url') and 'account_id'")
+    return Test.success() if failure is None else Test.failure(failure)
+
+
+connector = Connector(update=update, schema=schema, configuration_form=configuration_form)
+
+if __name__ == "__main__":
+    import json
+
+    with open("configuration.json") as configuration_file:
+        connector.debug(configuration=json.load(configuration_file))
