@@ -4,7 +4,8 @@ Each fake is mounted under its own prefix: ``http://127.0.0.1:<port>/<fake.name>
 ``handle(request) -> Reply`` and ``configuration(base_url) -> dict`` (a connector configuration pointing at it).
 
 Faults (``Sandbox.faults.add``) fire on the nth matching request of a route (counted from when the fault is
-added) and on the ``times - 1`` requests after it (``times=None``: every one from then on). Kinds:
+added) and on the ``times - 1`` requests after it (``times=None``: every one from then on). A request is
+answered by the first fault that fires on it, and faults added later do not count it. Kinds:
 ``status`` (any code; ``retry_after`` adds a Retry-After header, seconds or HTTP date), ``slow`` (wait
 ``delay_s`` before answering), ``reset`` (abort the connection), ``truncate`` (send part of the body, then close),
 ``malformed`` (the fake's broken payload) and ``expired_token`` (the fake's 401).
@@ -103,12 +104,12 @@ class FaultPlan:
             self._faults.clear()
 
     def pick(self, request: Request) -> Fault | None:
+        """The first fault (in the order added) that fires on this request; faults after it do not see it."""
         with self._lock:
-            hit = None
             for fault in self._faults:
-                if fault.matches(request) and hit is None:
-                    hit = fault
-            return hit
+                if fault.matches(request):
+                    return fault
+            return None
 
 
 class Sandbox:

@@ -139,3 +139,10 @@ def test_the_command_line_serves_and_writes_configurations(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_one_request_fires_one_fault_and_later_faults_count_only_what_reaches_them(sandbox):
+    box = sandbox(Echo())
+    box.faults.add("echo", "/", "status", status=500)
+    box.faults.add("echo", "/", "status", status=502)
+    assert [get(box, "/q").status_code for _ in range(3)] == [500, 502, 200]
