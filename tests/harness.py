@@ -13,6 +13,23 @@ def existing_connectors() -> list[str]:
     return [name for name in CONNECTORS if (ROOT / name / "connector.py").exists()]
 
 
+PASSWORD_FIELD = 1  # form_field.TextField.password
+
+
+def secret_keys(module) -> list[str]:
+    """Configuration keys the connector's setup form marks as passwords."""
+    return [f.name for f in module.configuration_form().to_response().fields if f.text_field == PASSWORD_FIELD]
+
+
+def canary_secrets(module, name: str, **fake_options) -> dict[str, str]:
+    """A canary for every secret the fake's own configuration uses (e.g. one of two alternative auth modes)."""
+    from sandbox import registry
+
+    used = registry.make_fake(name, **fake_options).configuration("http://127.0.0.1:1")
+    return {key: f"CANARY{abs(hash((name, key))) % 10**8:08d}{key.upper()}"
+            for key in secret_keys(module) if key in used}
+
+
 def load_connector(name: str):
     """Import ``<name>/connector.py`` under a unique module name (five files are all called connector.py)."""
     spec = importlib.util.spec_from_file_location(f"connector_{name}", ROOT / name / "connector.py")
@@ -102,17 +119,20 @@ class LocalRunner:
     calls (version checks, pipreqs) are patched out; HOME points at a temporary folder.
     """
 
-    def __init__(self, name: str, tmp_path: Path, monkeypatch):
+    def __init__(self, name: str, tmp_path: Path, monkeypatch, project_name: str | None = None):
+        """``tmp_path / project_name`` (default: the connector's name) is created unless it exists already."""
         import shutil
 
         monkeypatch.setenv("HOME", str(tmp_path / "home"))
         monkeypatch.setattr("fivetran_connector_sdk_cli.connector.check_newer_version", lambda *a, **k: None)
         monkeypatch.setattr("fivetran_connector_sdk_cli.connector.validate_requirements_file", lambda *a, **k: None)
         monkeypatch.setattr("fivetran_connector_sdk_core.runner.check_newer_version", lambda *a, **k: None)
-        self.project = tmp_path / name
-        shutil.copytree(ROOT / name, self.project, ignore=shutil.ignore_patterns("files", "__pycache__"))
-        shutil.copytree(ROOT / "shared", self.project / "shared", ignore=shutil.ignore_patterns("__pycache__"))
-        spec = importlib.util.spec_from_file_location(f"connector_{name}_local", self.project / "connector.py")
+        self.project = tmp_path / (project_name or name)
+        if not self.project.exists():
+            shutil.copytree(ROOT / name, self.project, ignore=shutil.ignore_patterns("files", "__pycache__"))
+            shutil.copytree(ROOT / "shared", self.project / "shared", ignore=shutil.ignore_patterns("__pycache__"))
+        module_name = f"connector_{name}_{self.project.name}"
+        spec = importlib.util.spec_from_file_location(module_name, self.project / "connector.py")
         self.module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(self.module)
 
@@ -147,12 +167,23 @@ class LocalRunner:
         return [name for (name,) in self.query(
             "select table_name from information_schema.tables where table_schema = 'tester' order by 1")]
 
+    def snapshot(self, volatile: dict | None = None) -> dict[str, list[tuple]]:
+        """Every live row of every table, sorted, without ``_fivetran_synced`` and the ``volatile`` columns of each
+        table (values that record when a sync ran): two warehouses of the same source compare equal."""
+        result = {}
+        for table in self.tables():
+            skip = {"_fivetran_synced", *(volatile or {}).get(table, ())}
+            rows = [{k: v for k, v in row.items() if k not in skip} for row in self.rows(table)]
+            result[table] = sorted(tuple(sorted((k, str(v)) for k, v in row.items())) for row in rows)
+        return result
+
     def rows(self, table: str, live_only: bool = True) -> list[dict]:
         """Every row of ``tester.<table>`` as a dict; timestamps as text (reading them needs pytz otherwise)."""
         columns = [(name, kind) for name, kind in self.query(
             "select column_name, data_type from information_schema.columns "
             f"where table_schema = 'tester' and table_name = '{table}' order by ordinal_position")]
         select = ", ".join(f'CAST("{n}" AS VARCHAR)' if "TIME" in k else f'"{n}"' for n, k in columns)
-        where = " where not _fivetran_deleted" if live_only else ""
+        has_deleted_flag = any(name == "_fivetran_deleted" for name, _ in columns)
+        where = " where not _fivetran_deleted" if live_only and has_deleted_flag else ""
         return [dict(zip([n for n, _ in columns], values, strict=True))
                 for values in self.query(f"select {select} from tester.\"{table}\"{where}")]

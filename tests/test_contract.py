@@ -1,7 +1,7 @@
 """The contract every connector keeps, checked the same way for each one that exists.
 
 - every table it upserts is declared in ``schema()`` with a primary key, and no primary-key value is null;
-- every checkpoint is JSON, and its cursors (keys named ``cursor``, ``*_cursor`` or ``watermark*``) never go
+- every checkpoint is JSON, and its cursors (keys ``cursor``, ``*_cursor``, ``watermark*``, ``last_*``) never go
   backwards, within a sync or into the next one;
 - the placeholders of its ``configuration.json`` are rejected;
 - a canary secret in every secret field of its setup form never appears in captured output, in an exception, or
@@ -14,24 +14,9 @@ from pathlib import Path
 import pytest
 
 from sandbox import registry
-from tests.harness import ROOT, LocalRunner, Recorder, existing_connectors, load_connector, run_update
+from tests.harness import ROOT, LocalRunner, Recorder, canary_secrets, existing_connectors, load_connector, run_update
 
 CONNECTORS = [name for name in existing_connectors() if name in registry.available()]
-PASSWORD = 1  # form_field.TextField.password
-
-
-def secret_keys(module) -> list[str]:
-    """Configuration keys the setup form marks as passwords."""
-    return [f.name for f in module.configuration_form().to_response().fields if f.text_field == PASSWORD]
-
-
-def canaries(module, name: str) -> dict[str, str]:
-    """A canary for every secret the fake's own configuration uses (e.g. one of two alternative auth modes)."""
-    used = registry.make_fake(name).configuration("http://127.0.0.1:1")
-    return {key: f"CANARY{abs(hash((name, key))) % 10**8:08d}{key.upper()}"
-            for key in secret_keys(module) if key in used}
-
-
 def cursors(state: dict, path: str = "") -> dict[str, object]:
     """Leaf values under keys named cursor / *_cursor / watermark*, by their path in the state."""
     found = {}
@@ -39,7 +24,8 @@ def cursors(state: dict, path: str = "") -> dict[str, object]:
         where = f"{path}.{key}" if path else str(key)
         if isinstance(value, dict):
             found.update(cursors(value, where))
-        elif value is not None and (key == "cursor" or key.endswith("_cursor") or key.startswith("watermark")):
+        elif value is not None and (key in ("cursor",) or key.endswith("_cursor")
+                                    or key.startswith(("watermark", "last_"))):
             found[where] = value
     return found
 
@@ -111,7 +97,7 @@ def files_text(folder: Path) -> str:
 def test_canary_secrets_never_leak_from_a_run_that_succeeds_or_fails(connector_name, sandbox, sleeps, tmp_path,
                                                                      monkeypatch, capfd):
     module = load_connector(connector_name)
-    secrets = canaries(module, connector_name)
+    secrets = canary_secrets(module, connector_name)
     assert secrets, "the setup form marks no field as a password"
     box = sandbox(registry.make_fake(connector_name, **secrets))
     configuration = box.configuration(connector_name)
