@@ -13,7 +13,10 @@ export PATH := $(BIN):$(PATH)
 CONNECTOR ?=
 ARGS ?=
 
-.PHONY: install test lint demo package deploy clean
+CHAOS_SEED ?= $(shell date +%s)
+CHAOS_ROUNDS ?= 6
+
+.PHONY: install test lint demo package deploy chaos clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed (set PYTHON=...)")'
@@ -30,6 +33,12 @@ lint: install
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+# Randomized fault and crash runs; the seed is printed first and in every failure, so a run can be replayed
+# with `make chaos CHAOS_SEED=<seed>`.
+chaos: install
+	@echo "chaos seed: $(CHAOS_SEED) (replay with: make chaos CHAOS_SEED=$(CHAOS_SEED))"
+	CHAOS_SEED=$(CHAOS_SEED) CHAOS_ROUNDS=$(CHAOS_ROUNDS) $(BIN)/pytest -m "chaos or e2e" tests/e2e
 
 demo: install
 	$(BIN)/python -m sandbox.demo
