@@ -81,7 +81,8 @@ def test_the_deploy_key_is_never_printed(tmp_path, sandbox):
         json.dumps({"production_base_url": f"http://127.0.0.1:{box.port}"}))
     env = {**os.environ, "HOME": str(home), "CI": "true", "DO_NOT_TRACK": "1", "FIVETRAN_API_KEY": key}
     result = subprocess.run([sys.executable, "-m", "tools.package", "deploy", "courier", "--destination", "d",
-                             "--connection", "c", "--non-interactive"], cwd=ROOT, env=env, capture_output=True,
+                             "--connection", "c", "--force"],  # --force: no prompt, and no pipreqs (offline)
+                            cwd=ROOT, env=env, capture_output=True,
                             text=True, timeout=120)
     output = result.stdout + result.stderr
     assert "fivetran deploy --destination d --connection c --api-key ****" in output
