@@ -104,9 +104,9 @@ def test_canary_secrets_never_leak_from_a_run_that_succeeds_or_fails(connector_n
     assert all(configuration[key] == value for key, value in secrets.items())
     runner = LocalRunner(connector_name, tmp_path, monkeypatch)
     assert runner.sync(configuration), "the sync with canary credentials failed"
-    box.faults.add(connector_name, "/", "status", status=500, times=2)
-    box.faults.add(connector_name, "/", "reset", nth=3, times=1)
-    box.faults.add(connector_name, "/", "status", nth=5, times=None, status=400)
+    box.faults.add(connector_name, "/", "status", status=500, times=2)  # requests 1-2: retried
+    box.faults.add(connector_name, "/", "reset", times=1)  # request 3: retried
+    box.faults.add(connector_name, "/", "status", times=None, status=400)  # from request 4: fails the sync
     assert not runner.sync(configuration), "a persistent 400 must fail the sync"
     assert (runner.project / "crash-reports").exists()
     unreachable = {**configuration, **{k: "http://127.0.0.1:9" for k in configuration if k.endswith("url")}}
