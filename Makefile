@@ -16,7 +16,7 @@ ARGS ?=
 CHAOS_SEED ?= $(shell date +%s)
 CHAOS_ROUNDS ?= 6
 
-.PHONY: install test lint demo package deploy chaos clean
+.PHONY: install test lint demo package deploy chaos clean bench
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed (set PYTHON=...)")'
@@ -42,6 +42,11 @@ chaos: install
 
 demo: install
 	$(BIN)/python -m sandbox.demo
+
+# Every connector against its sandbox fake, measured against the SDK runner's own ceiling; exits 1 when a target is
+# missed. Table in build/bench.md. ARGS="--rows 10000 100000 --million --connectors pindrop courier".
+bench: install
+	$(BIN)/python -m tools.bench $(ARGS)
 
 # build/<connector>.zip for one connector (CONNECTOR=courier) or all of them.
 package: install

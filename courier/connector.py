@@ -35,7 +35,7 @@ __DEFAULT_LOOKBACK_DAYS = 3
 __MAX_LOOKBACK_DAYS = 365
 __TENANT_PAGE_LIMIT = 100  # the documented maximum
 __TIMEOUT_S = (10.0, 60.0)  # connect, read
-__CHECKPOINT_EVERY_ROWS = 1_000  # messages: a crash re-reads at most this many rows (100 pages of 10)
+__CHECKPOINT_EVERY_ROWS = 5_000  # messages: a crash re-reads at most this many rows (500 pages of 10)
 __DAY_MS = 86_400_000
 __AUTH_HINT = ("Courier rejected the API key: check 'api_key', and that it belongs to the workspace environment "
                "(test or production) you mean to sync")

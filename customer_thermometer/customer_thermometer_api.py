@@ -116,8 +116,12 @@ def _excerpt(body: bytes) -> str:
 
 def to_row(record: dict, method: ListMethod) -> dict:
     """Flatten nested elements to ``a_b`` columns, type the known flags and dates, and require the key."""
-    nested = any(isinstance(value, (dict, list)) for value in record.values())
-    row = flatten_record(record) if nested else record  # flat rows (the usual case) skip the copy
+    for value in record.values():
+        if isinstance(value, (dict, list)):
+            row = flatten_record(record)
+            break
+    else:
+        row = record  # flat rows (the usual case) skip the copy
     if row.get(method.key) in (None, ""):
         raise PayloadError(f"a row has no {method.key} (its fields: {', '.join(sorted(row)[:15])})")
     for column in FLAG_COLUMNS & row.keys():

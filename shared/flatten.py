@@ -21,27 +21,42 @@ def to_json(value: Any) -> str:
 def flatten_record(record: dict, *, separator: str = "_", max_depth: int = 3,
                    json_keys: frozenset[str] | set[str] = frozenset()) -> dict:
     """One flat dict; ``json_keys`` are top-level keys passed through whole, for JSON-typed columns."""
+    for value in record.values():
+        if isinstance(value, (dict, list)):
+            break
+    else:  # already flat (e.g. every Courier message): a copy is the answer, keys cannot collide
+        return dict(record)
     flat: dict = {}
     for key, value in record.items():
-        if key in json_keys:
-            _put(flat, key, value, key)
+        if key in json_keys or not isinstance(value, (dict, list)):
+            _put(flat, key, value)
         else:
             _flatten_into(flat, key, value, separator, max_depth, 1)
     return flat
 
 
 def _flatten_into(flat: dict, name: str, value: Any, separator: str, max_depth: int, depth: int) -> None:
+    """``value`` is a dict or a list. Hot path (references such as ``{"id", "name"}`` on every row): scalars
+    below a dict are stored here rather than through another call."""
     if isinstance(value, dict) and value and depth <= max_depth:
         for key, inner in value.items():
-            _flatten_into(flat, f"{name}{separator}{key}", inner, separator, max_depth, depth + 1)
-    elif isinstance(value, (dict, list)):
-        _put(flat, name, to_json(value), name)
+            column = f"{name}{separator}{key}"
+            if isinstance(inner, (dict, list)):
+                _flatten_into(flat, column, inner, separator, max_depth, depth + 1)
+            elif column in flat:
+                _collision(column)
+            else:
+                flat[column] = inner
     else:
-        _put(flat, name, value, name)
+        _put(flat, name, to_json(value))
 
 
-def _put(flat: dict, name: str, value: Any, source: str) -> None:
+def _put(flat: dict, name: str, value: Any) -> None:
     if name in flat:
-        raise ValueError(f"flattening produced the column {name!r} twice (from {source!r} and an earlier key); "
-                         "rename one of them")
+        _collision(name)
     flat[name] = value
+
+
+def _collision(name: str) -> None:
+    raise ValueError(f"flattening produced the column {name!r} twice (from {name!r} and an earlier key); "
+                     "rename one of them")

@@ -9,7 +9,8 @@ Rules (each has a unit test):
 - every message (log or exception) goes through the sync's Redactor, and exceptions are raised outside the
   ``except`` block so no chained exception can carry an unredacted URL.
 
-Public: Client, RetryPolicy, RateLimiter, HttpError, TransportError, RETRYABLE_STATUSES, parse_retry_after
+Public: Client, RetryPolicy, RateLimiter, HttpError, TransportError, RETRYABLE_STATUSES, parse_retry_after,
+EnvironmentCachingSession
 """
 
 import logging
@@ -19,6 +20,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
 
 import requests
 
@@ -131,6 +133,34 @@ def parse_retry_after(response: requests.Response, cap_s: float, now: Callable[[
         return None
 
 
+class EnvironmentCachingSession(requests.Session):
+    """A Session that reads the proxy and CA-bundle environment once per origin instead of on every request.
+
+    ``requests`` scans every environment variable (proxies, ``no_proxy``) on each request, about 0.1 ms: a
+    tenth of a local request, and noticeable on walks of 10,000 small pages. The result depends only on the
+    origin and the arguments, so it is kept for the Session's life (one sync); the environment is not expected
+    to change during a sync. Anything unusual (unhashable arguments) takes the uncached path.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._environment_settings: dict = {}
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):
+        try:
+            parts = urlsplit(url)
+            key = (parts.scheme, parts.netloc, tuple(sorted((proxies or {}).items())), stream, verify, cert,
+                   self.trust_env, tuple(sorted(self.proxies.items())), self.stream, self.verify, self.cert)
+            hash(key)
+        except (TypeError, ValueError):
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        settings = self._environment_settings.get(key)
+        if settings is None:
+            settings = super().merge_environment_settings(url, dict(proxies or {}), stream, verify, cert)
+            self._environment_settings[key] = settings
+        return {**settings, "proxies": dict(settings["proxies"])}
+
+
 class Client:
     """One ``requests.Session`` with the retry, auth, rate-limit and redaction rules of a sync.
 
@@ -152,7 +182,7 @@ class Client:
         log=None,
         session: requests.Session | None = None,
     ):
-        self.session = session or requests.Session()
+        self.session = session or EnvironmentCachingSession()
         if headers:
             self.session.headers.update(headers)
         self.timeout_s = timeout_s
@@ -188,7 +218,6 @@ class Client:
                 description: str | None = None) -> requests.Response:
         """Send with retries; return a response with status < 400 or raise HttpError / TransportError."""
         auth = self.auth if auth is _UNSET else auth
-        what = description or f"{method} {self.redactor.redact(_without_query(url))}"
         refreshed = False
         attempt = 0
         while True:
@@ -196,6 +225,8 @@ class Client:
             failure, wait_s, response = self._attempt(method, url, params, data, headers, stream, auth, attempt)
             if failure is None:
                 return response
+            # Named only now: redacting the URL on every successful request is measurable on 10,000-page walks.
+            what = description or f"{method} {self.redactor.redact(_without_query(url))}"
             if response is not None and response.status_code == 401 and not refreshed and _can_refresh(auth):
                 refreshed = True
                 attempt -= 1  # the refresh is not a failed attempt

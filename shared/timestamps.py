@@ -14,9 +14,13 @@ _FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 def utc_iso(moment: datetime) -> str:
     """A datetime as UTC ISO-8601; a naive datetime is taken to be UTC."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime(_FORMAT)
+    if moment.tzinfo is not None and moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    if moment.year < 1000:  # isoformat pads the year to four digits, strftime does not: keep strftime's form
+        return moment.strftime(_FORMAT)
+    # Hot path (every timestamp of every row): isoformat takes a third less time than strftime, same text.
+    text = moment.isoformat(timespec="microseconds")
+    return (text[:-6] if moment.tzinfo is not None else text) + "Z"
 
 
 def from_epoch_seconds(value: int | float | str) -> str:

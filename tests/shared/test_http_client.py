@@ -298,3 +298,37 @@ def test_with_sleeping_patched_the_limiter_sees_time_pass_instead_of_spinning(sl
     for _ in range(7):
         limiter.acquire()
     assert len(sleeps) == 2 and all(0.9 < s <= 1.0 for s in sleeps)
+
+
+def test_the_session_reads_the_proxy_environment_once_per_origin_with_requests_own_answer(monkeypatch):
+    """EnvironmentCachingSession: the same settings requests computes, looked up once per origin and arguments."""
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example.test:3128")
+    monkeypatch.setenv("NO_PROXY", "internal.example.test")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/bundle.pem")
+    lookups = []
+    original = requests.Session.merge_environment_settings
+
+    def counted(self, url, proxies, stream, verify, cert):
+        lookups.append(url)
+        return original(self, url, proxies, stream, verify, cert)
+
+    monkeypatch.setattr(requests.Session, "merge_environment_settings", counted)
+    cached, plain = http_client.EnvironmentCachingSession(), requests.Session()
+    for url in (URL, URL + "?page=2", "https://internal.example.test/x", "https://internal.example.test/y?z=1"):
+        for stream, verify in ((False, None), (True, None), (False, False)):
+            expected = original(plain, url, {}, stream, verify, None)
+            assert cached.merge_environment_settings(url, {}, stream, verify, None) == expected
+            assert cached.merge_environment_settings(url, {}, stream, verify, None) == expected
+    assert len(lookups) == 2 * 3  # two origins, three argument sets: the environment was read six times
+    assert cached.merge_environment_settings(URL, {}, False, None, None)["proxies"]["https"] == \
+        "http://proxy.example.test:3128"
+    assert "https" not in cached.merge_environment_settings("https://internal.example.test/", {}, False, None,
+                                                           None)["proxies"]
+
+
+@responses.activate
+def test_a_client_sends_through_the_caching_session():
+    responses.get(URL, json={"ok": True})
+    http = client()
+    assert isinstance(http.session, http_client.EnvironmentCachingSession)
+    assert http.get(URL).json() == {"ok": True} and http.get(URL).json() == {"ok": True}

@@ -37,6 +37,12 @@ def test_empty_object_is_kept_as_json():
     assert flatten_record({"props": {}}) == {"props": "{}"}
 
 
+def test_flatten_returns_a_copy_of_a_record_that_is_already_flat():
+    record = {"id": "m1", "enqueued": 1, "error": None, "ok": True}
+    flat = flatten_record(record, json_keys={"error"})
+    assert flat == record and flat is not record
+
+
 # --- timestamps -------------------------------------------------------------------------------------------------
 
 
