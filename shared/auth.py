@@ -118,8 +118,7 @@ class OAuth2ClientCredentials(AuthBase):
         form = {"grant_type": "client_credentials", "client_id": self._client_id, "client_secret": self._client_secret}
         if self._scope:
             form["scope"] = self._scope
-        response = self._http.request("POST", self._token_url, data=form, headers={"Accept": "application/json"},
-                                      auth=None, description=f"token request to {self._token_url}")
+        response = self._post_form(form)
         body = _json_or_none(response)
         if not isinstance(body, dict) or not body.get("access_token"):
             raise ValueError(f"token request to {self._token_url} returned no access_token")
@@ -127,6 +126,19 @@ class OAuth2ClientCredentials(AuthBase):
         self._token = str(body["access_token"])
         self._renew_at = self._clock() + lifetime_s - min(self._refresh_margin_s, lifetime_s / 2)
         self.tokens_fetched += 1
+
+    def _post_form(self, form: dict) -> requests.Response:
+        """The token POST. OAuth servers answer 400 (``invalid_client``, RFC 6749 section 5.2) to credentials they
+        refuse, so a 400 gets the same hint about the credentials as a 401 or 403."""
+        hint = getattr(self._http, "auth_failure_hint", "")
+        try:
+            return self._http.request("POST", self._token_url, data=form, headers={"Accept": "application/json"},
+                                      auth=None, description=f"token request to {self._token_url}")
+        except http_client.HttpError as error:
+            if error.status != 400 or not hint:
+                raise
+            refused = type(error)(f"{error}. {hint}", error.status)
+        raise refused  # outside the except block: nothing chained
 
     def __repr__(self) -> str:
         return f"OAuth2ClientCredentials(token_url={self._token_url!r}, client_secret=***)"

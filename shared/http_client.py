@@ -61,7 +61,12 @@ class HttpError(Exception):
 
 
 class TransportError(Exception):
-    """The network failed (connection, timeout, truncated body) on every attempt."""
+    """The network failed (connection, timeout, truncated body). ``retries_spent``: the request was already
+    attempted as often as the policy allows, so an outer retry (``call_with_retries``) must not multiply it."""
+
+    def __init__(self, message: str, retries_spent: bool = False):
+        super().__init__(message)
+        self.retries_spent = retries_spent
 
 
 @dataclass(frozen=True)
@@ -241,7 +246,7 @@ class Client:
             sleep(wait_s)
         if response is not None:
             raise self._http_error(what, response, attempts=attempt)
-        raise TransportError(f"{what} failed after {attempt} attempts: {failure}")
+        raise TransportError(f"{what} failed after {attempt} attempts: {failure}", retries_spent=True)
 
     def _log_retry(self, what: str, failure: str, attempt: int, wait_s: float) -> None:
         self.log.warning(f"{what}: {failure}; retry {attempt} of {self.retry.max_attempts - 1} in {wait_s:.1f}s")
@@ -284,13 +289,18 @@ class Client:
     def call_with_retries(self, what: str, fn: Callable[[], object]):
         """Run ``fn`` (e.g. a streamed download and its parsing) again when the network fails mid-way.
 
-        Only transport failures are retried here; ``fn`` must be safe to repeat (upserts by primary key are).
+        Only transport failures while reading are retried here; ``fn`` must be safe to repeat (upserts by primary
+        key are). A request that already spent its own retries (the host stays unreachable) is not tried again.
         """
         for attempt in range(1, self.retry.max_attempts + 1):
             failure = None
             try:
                 return fn()
-            except (TransportError, *_TRANSIENT_ERRORS) as exc:
+            except TransportError as exc:
+                if exc.retries_spent:
+                    raise
+                failure = self.describe_transport_error(exc)
+            except _TRANSIENT_ERRORS as exc:
                 failure = self.describe_transport_error(exc)
             if attempt < self.retry.max_attempts:
                 wait_s = self.retry.backoff_s(attempt)

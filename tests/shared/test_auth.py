@@ -146,3 +146,15 @@ def test_no_auth_shows_a_secret_in_its_repr():
     text = " ".join(repr(a) for a in auths)
     for secret in ("tok-abc", "key-123", "hdr-secret", SECRET):
         assert secret not in text
+
+
+@responses.activate
+def test_a_token_request_refused_with_400_carries_the_credentials_hint(sleeps):
+    responses.post(TOKEN_URL, status=400, json={"error": "invalid_client"})
+    http = Client(auth_failure_hint="Check 'client_id' and 'client_secret'")
+    api = http.with_auth(OAuth2ClientCredentials(TOKEN_URL, "my-client", SECRET, http, clock=Clock()))
+    with pytest.raises(HttpError) as refused:
+        api.get(API_URL)
+    assert refused.value.status == 400 and len(responses.calls) == 1  # a 400 is not retried
+    assert "invalid_client" in str(refused.value) and "Check 'client_id' and 'client_secret'" in str(refused.value)
+    assert SECRET not in str(refused.value) and refused.value.__context__ is None

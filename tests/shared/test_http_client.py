@@ -293,6 +293,15 @@ def test_call_with_retries_repeats_a_streamed_read(sleeps, log):
     assert "report x" in log.text()
 
 
+@responses.activate
+def test_call_with_retries_does_not_multiply_the_retries_of_an_unreachable_host(sleeps):
+    responses.get(URL, body=requests.ConnectionError("Connection refused"))
+    http = client(retry=RetryPolicy(max_attempts=3))
+    with pytest.raises(TransportError, match="failed after 3 attempts"):
+        http.call_with_retries("report x", lambda: http.get(URL))
+    assert len(responses.calls) == 3  # the request's own attempts, not 3 x 3
+
+
 def test_with_sleeping_patched_the_limiter_sees_time_pass_instead_of_spinning(sleeps):
     limiter = RateLimiter.per(second=3)
     for _ in range(7):
