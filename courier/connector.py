@@ -5,15 +5,18 @@ Paging: opaque cursors on every endpoint, with three envelopes: ``{paging: {curs
 ``{items, paging}`` (audiences; lists answer with ``items`` or ``results``) and tenants'
 ``{items, has_more, cursor, next_url}``. A page without its envelope key fails the sync.
 Incremental: only ``/messages`` has a server-side filter (``enqueued_after``, ms epoch). Messages come newest
-first, so the walk saves its page cursor as it goes and the watermark (largest ``enqueued`` delivered) moves only
-when a walk completes; each sync re-reads ``messages_lookback_days`` because statuses change after enqueue.
+first, so the walk keeps its page cursor in the state after every page (committed every few thousand rows, and
+when a page fails) and the watermark (largest ``enqueued`` delivered) moves only when a walk completes; each sync
+re-reads ``messages_lookback_days`` because statuses change after enqueue.
 Every other table has no filter: it is scanned in full each sync and rows gone from the source are marked deleted
 (truncate, re-scan, one checkpoint at the end, so a failed scan commits nothing and deletes nothing).
 Shapes that vary (notification V1/V2 tags, audit ``target``, audience ``filter``, tenant properties) are JSON.
 """
 
+import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from urllib.parse import parse_qs, urlsplit
 
 # The SDK: Connector wires schema/update/form; op emits rows and checkpoints; log writes to the sync log.
 from fivetran_connector_sdk import ConfigurationForm, Connector, Test, form_field
@@ -24,8 +27,8 @@ from fivetran_connector_sdk import Operations as op
 from shared import config, timestamps
 from shared.auth import BearerToken
 from shared.flatten import flatten_record
-from shared.http_client import Client, HttpError
-from shared.pagination import by_cursor
+from shared.http_client import Client, HttpError, RetryPolicy
+from shared.pagination import PAGE_FAILURES, by_cursor
 from shared.parsing import PayloadError, require
 from shared.progress import TableProgress
 from shared.setup_check import explain_failure
@@ -36,34 +39,40 @@ __MAX_LOOKBACK_DAYS = 365
 __TENANT_PAGE_LIMIT = 100  # the documented maximum
 __TIMEOUT_S = (10.0, 60.0)  # connect, read
 __CHECKPOINT_EVERY_ROWS = 5_000  # messages: a crash re-reads at most this many rows (500 pages of 10)
+__WALK_MAX_AGE_S = 24 * 3600  # a saved page cursor older than this is not trusted (its lifetime is undocumented)
 __DAY_MS = 86_400_000
 __AUTH_HINT = ("Courier rejected the API key: check 'api_key', and that it belongs to the workspace environment "
                "(test or production) you mean to sync")
+__SETUP_TEST_RETRY = RetryPolicy(max_attempts=2)  # a person is waiting: one retry, then the advice
 
 
 @dataclass(frozen=True)
 class Table:
-    """How one full-scan endpoint maps to a destination table."""
+    """How one endpoint maps to a destination table."""
     name: str
     path: str
-    records_key: str  # "results", "items", or "items|results" for lists
+    records_keys: tuple = ("results",)  # the envelope key holding the rows; lists accept either of two
     primary_key: str = "id"
     millis_columns: tuple = ()
     iso_columns: tuple = ()
-    json_columns: tuple = ()
+    json_columns: frozenset = field(default_factory=frozenset)
+    page_limit: int | None = None  # sent as ``limit`` (tenants only; the other endpoints take no page size)
+    top_level_cursor: bool = False  # tenants: ``has_more``/``cursor`` at the top, not under ``paging``
 
 
 __FULL_SCAN_TABLES = (
-    Table("brand", "/brands", "results", millis_columns=("created", "updated", "published")),
-    Table("audience", "/audiences", "items", iso_columns=("created_at", "updated_at"), json_columns=("filter",)),
-    Table("audit_event", "/audit-events", "results", primary_key="auditEventId", iso_columns=("timestamp",),
-          json_columns=("target",)),
-    Table("list", "/lists", "items|results", iso_columns=("created", "updated")),
-    Table("notification", "/notifications", "results", json_columns=("tags",),
+    Table("brand", "/brands", millis_columns=("created", "updated", "published")),
+    Table("audience", "/audiences", ("items",), iso_columns=("created_at", "updated_at"),
+          json_columns=frozenset({"filter"})),
+    Table("audit_event", "/audit-events", primary_key="auditEventId", iso_columns=("timestamp",),
+          json_columns=frozenset({"target"})),
+    Table("list", "/lists", ("items", "results"), iso_columns=("created", "updated")),
+    Table("notification", "/notifications", json_columns=frozenset({"tags"}),
           millis_columns=("created_at", "updated_at", "created", "updated")),
-    Table("tenant", "/tenants", "items", json_columns=("properties", "user_profile")),
+    Table("tenant", "/tenants", ("items",), json_columns=frozenset({"properties", "user_profile"}),
+          page_limit=__TENANT_PAGE_LIMIT, top_level_cursor=True),
 )
-__MESSAGE_MILLIS_COLUMNS = ("enqueued", "sent", "delivered", "opened", "clicked")
+__MESSAGES = Table("message", "/messages", millis_columns=("enqueued", "sent", "delivered", "opened", "clicked"))
 
 
 @dataclass(frozen=True)
@@ -88,16 +97,13 @@ def validate_configuration(configuration: dict) -> Settings:
 
 def schema(configuration: dict):
     """Every table with its key; timestamps typed UTC_DATETIME and varying shapes typed JSON."""
-    tables = [_table_schema(t.name, t.primary_key, t.millis_columns + t.iso_columns, t.json_columns)
-              for t in __FULL_SCAN_TABLES]
-    tables.append(_table_schema("message", "id", __MESSAGE_MILLIS_COLUMNS, ()))
-    return tables
+    return [_table_schema(table) for table in __FULL_SCAN_TABLES + (__MESSAGES,)]
 
 
-def _table_schema(name: str, primary_key: str, time_columns: tuple, json_columns: tuple) -> dict:
-    columns = {column: "UTC_DATETIME" for column in time_columns}
-    columns.update({column: "JSON" for column in json_columns})
-    return {"table": name, "primary_key": [primary_key], "columns": columns}
+def _table_schema(table: Table) -> dict:
+    columns = {column: "UTC_DATETIME" for column in table.millis_columns + table.iso_columns}
+    columns.update({column: "JSON" for column in sorted(table.json_columns)})
+    return {"table": table.name, "primary_key": [table.primary_key], "columns": columns}
 
 
 def update(configuration: dict, state: dict):
@@ -112,9 +118,9 @@ def update(configuration: dict, state: dict):
         http.close()
 
 
-def new_client(settings: Settings) -> Client:
+def new_client(settings: Settings, retry: RetryPolicy = RetryPolicy()) -> Client:
     auth = BearerToken(settings.api_key, {"Accept": "application/json"})
-    return Client(auth=auth, timeout_s=__TIMEOUT_S, auth_failure_hint=__AUTH_HINT, log=log)
+    return Client(auth=auth, timeout_s=__TIMEOUT_S, retry=retry, auth_failure_hint=__AUTH_HINT, log=log)
 
 
 def sync_full_scan(http: Client, settings: Settings, state: dict, table: Table) -> None:
@@ -126,11 +132,7 @@ def sync_full_scan(http: Client, settings: Settings, state: dict, table: Table) 
     progress = TableProgress(table.name, log)
     # Truncate: soft-delete the rows of earlier syncs; every row this scan upserts is live again.
     op.truncate(table.name)
-    params = {"limit": __TENANT_PAGE_LIMIT} if table.name == "tenant" else None
-    next_cursor = _next_tenant_cursor if table.name == "tenant" else _next_paging_cursor
-    for page in by_cursor(http, settings.base_url + table.path, params=params,
-                          records_of=lambda body: _records(body, table.records_key, table.path),
-                          next_cursor_of=next_cursor):
+    for page in _pages(http, settings, table):
         for record in page.records:
             # Upsert: insert the row or replace the one with the same primary key.
             op.upsert(table.name, to_row(record, table))
@@ -144,29 +146,51 @@ def sync_messages(http: Client, settings: Settings, state: dict) -> None:
     """Walk ``/messages`` since the watermark minus the lookback, newest first, resuming a broken walk.
 
     ``state["message"]`` = ``{"watermark_ms": <largest enqueued of the last complete walk>, "walk": {...}}``;
-    ``walk`` holds an unfinished walk's filter, next page cursor and largest ``enqueued`` so far.
+    ``walk`` holds an unfinished walk's filter, the cursor of its next page, its largest ``enqueued`` so far and
+    when that cursor was saved. It is brought up to date after every page, so any checkpoint resumes there.
     """
     entry = state.setdefault("message", {})
-    walk = entry.get("walk") or {"enqueued_after": _enqueued_after(entry.get("watermark_ms"), settings),
-                                 "page_token": None, "max_enqueued": entry.get("watermark_ms")}
+    walk = entry["walk"] = _saved_walk(entry) or _new_walk(entry.get("watermark_ms"), settings)
     progress = TableProgress("message", log, every_rows=__CHECKPOINT_EVERY_ROWS)
-    for page in _message_pages(http, settings, walk):
-        for record in page.records:
-            # Upsert: a message re-read by the lookback replaces its earlier version (status changes).
-            op.upsert("message", to_row(record, None))
-            walk["max_enqueued"] = max(walk["max_enqueued"] or 0, int(record["enqueued"]))
-        walk["page_token"] = page.next_token
-        progress.page_done(len(page.records))
-        if page.next_token and progress.checkpoint_due():
-            entry["walk"] = dict(walk)
-            # Checkpoint: the walk resumes from this page cursor; the watermark is unchanged until it completes.
-            op.checkpoint(state)
-            progress.checkpointed()
-    entry.pop("walk", None)
+    log.info(f"message: reading messages enqueued after {_when(walk['enqueued_after'])}"
+             + (" from the saved page cursor" if walk["page_token"] else ""))
+    try:
+        for page in _message_pages(http, settings, walk):
+            for record in page.records:
+                # Upsert: a message re-read by the lookback replaces its earlier version (status changes).
+                op.upsert(__MESSAGES.name, to_row(record, __MESSAGES))
+            walk.update(page_token=page.next_token, saved_at_s=int(time.time()),
+                        max_enqueued=_largest_enqueued(page.records, walk["max_enqueued"]))
+            progress.page_done(len(page.records))
+            if page.next_token and progress.checkpoint_due():
+                # Checkpoint: the walk resumes from this page cursor; the watermark is unchanged until it completes.
+                op.checkpoint(state)
+                progress.checkpointed()
+    except PAGE_FAILURES:
+        # Checkpoint: keep the pages delivered; the next sync resumes at the page that failed, not past it.
+        op.checkpoint(state)
+        raise
+    del entry["walk"]
     entry["watermark_ms"] = walk["max_enqueued"]
     # Checkpoint: the walk is complete, so the watermark can move.
     op.checkpoint(state)
-    progress.finished(f"watermark {entry['watermark_ms']}")
+    progress.finished(f"watermark {_when(entry['watermark_ms'])}")
+
+
+def _new_walk(watermark_ms: int | None, settings: Settings) -> dict:
+    return {"enqueued_after": _enqueued_after(watermark_ms, settings), "page_token": None,
+            "max_enqueued": watermark_ms}
+
+
+def _saved_walk(entry: dict) -> dict | None:
+    """The unfinished walk to resume, if it has a page cursor recent enough to trust; else a new walk starts."""
+    walk = entry.get("walk")
+    if not walk or not walk.get("page_token"):
+        return None
+    if time.time() - walk.get("saved_at_s", 0) > __WALK_MAX_AGE_S:
+        log.info("message: the saved page cursor is too old to trust; starting the walk again")
+        return None
+    return walk
 
 
 def _enqueued_after(watermark_ms: int | None, settings: Settings) -> int | None:
@@ -180,49 +204,64 @@ def _enqueued_after(watermark_ms: int | None, settings: Settings) -> int | None:
     return None
 
 
+def _largest_enqueued(records: list, largest: int | None) -> int | None:
+    """The watermark candidate; a record without ``enqueued`` (documented as required) is delivered, not counted."""
+    values = [int(float(record["enqueued"])) for record in records if record.get("enqueued") is not None]
+    return max([largest, *values]) if largest is not None else max(values, default=None)
+
+
 def _message_pages(http: Client, settings: Settings, walk: dict):
     """Pages of the walk; a saved cursor the API no longer accepts restarts the walk from its lower bound."""
     params = {} if walk["enqueued_after"] is None else {"enqueued_after": str(walk["enqueued_after"])}
-
-    def pages(start_cursor):
-        return by_cursor(http, settings.base_url + "/messages", params=params, start_cursor=start_cursor,
-                         records_of=lambda body: _records(body, "results", "/messages"),
-                         next_cursor_of=_next_paging_cursor)
-
     if not walk["page_token"]:
-        yield from pages(None)
+        yield from _pages(http, settings, __MESSAGES, params)
         return
     try:
-        first = next(pages(walk["page_token"]))
+        first = next(_pages(http, settings, __MESSAGES, params, start_cursor=walk["page_token"]))
     except HttpError as error:
         if error.status not in (400, 404):
             raise
         log.warning(f"message: the saved page cursor was refused (HTTP {error.status}); restarting the walk")
-        yield from pages(None)
+        walk["page_token"] = None
+        yield from _pages(http, settings, __MESSAGES, params)
         return
     yield first
     if first.next_token:
-        yield from pages(first.next_token)
+        yield from _pages(http, settings, __MESSAGES, params, start_cursor=first.next_token)
 
 
-def to_row(record: dict, table: Table | None) -> dict:
-    """Flatten nested objects to ``a_b`` columns and convert timestamps to UTC; ``table=None`` is a message."""
-    json_columns = table.json_columns if table else ()
-    row = flatten_record(record, json_keys=set(json_columns))
-    for column in table.millis_columns if table else __MESSAGE_MILLIS_COLUMNS:
+def _pages(http: Client, settings: Settings, table: Table, params: dict | None = None,
+           start_cursor: str | None = None):
+    """Every page of one endpoint, with its envelope's records key and stop rule (cursors URL-encoded)."""
+    query = {**(params or {}), **({"limit": table.page_limit} if table.page_limit else {})}
+    return by_cursor(http, settings.base_url + table.path, params=query, start_cursor=start_cursor,
+                     records_of=lambda body: _records(body, table),
+                     next_cursor_of=_next_tenant_cursor if table.top_level_cursor else _next_paging_cursor)
+
+
+def to_row(record: dict, table: Table) -> dict:
+    """Flatten nested objects to ``a_b`` columns and convert both timestamp forms to UTC."""
+    row = flatten_record(record, json_keys=table.json_columns)
+    for column in table.millis_columns:
         if row.get(column) is not None:
             row[column] = timestamps.from_epoch_millis(row[column])
-    for column in table.iso_columns if table else ():
-        row[column] = timestamps.to_utc_iso(row.get(column))
+    for column in table.iso_columns:
+        if row.get(column) is not None:
+            row[column] = timestamps.to_utc_iso(row[column])
     return row
 
 
-def _records(body: dict, key: str, path: str) -> list:
-    """The page's rows under its envelope key (``a|b``: whichever is present); missing means a changed API."""
-    for option in key.split("|"):
-        if isinstance(body, dict) and option in body:
-            return require(body, option, where=path) or []
-    return require(body, key.split("|")[0], where=path)
+def _records(body, table: Table) -> list:
+    """The page's rows under its envelope key; a missing key or a non-list means a changed API, not zero rows."""
+    for key in table.records_keys:
+        if isinstance(body, dict) and key in body:
+            rows = body[key] or []
+            if not isinstance(rows, list):
+                raise PayloadError(f"{table.path}: {key!r} is a {type(rows).__name__}, not a list")
+            return rows
+    found = sorted(body)[:10] if isinstance(body, dict) else type(body).__name__
+    wanted = " or ".join(repr(key) for key in table.records_keys)
+    raise PayloadError(f"{table.path} lacks {wanted} (found {found})")
 
 
 def _next_paging_cursor(body: dict) -> str | None:
@@ -236,11 +275,22 @@ def _next_paging_cursor(body: dict) -> str | None:
 
 
 def _next_tenant_cursor(body: dict) -> str | None:
+    """``has_more`` decides; the cursor is top-level, else the one inside ``next_url`` (never appended to a URL)."""
     if not require(body, "has_more", where="/tenants"):
         return None
-    if not body.get("cursor"):
+    cursor = body.get("cursor") or _query_value(body.get("next_url"), "cursor")
+    if not cursor:
         raise PayloadError("Courier answered has_more=true on /tenants without a cursor")
-    return body["cursor"]
+    return cursor
+
+
+def _query_value(url: str | None, name: str) -> str | None:
+    values = parse_qs(urlsplit(url).query).get(name) if isinstance(url, str) else None
+    return values[0] if values else None
+
+
+def _when(epoch_ms: int | None) -> str:
+    return "the beginning of retention" if epoch_ms is None else timestamps.from_epoch_millis(epoch_ms)
 
 
 def configuration_form():
@@ -259,7 +309,7 @@ def configuration_form():
         placeholder="2025-01-01"))
     form.add_field(form_field.TextField(
         "messages_lookback_days", "Messages lookback (days)",
-        description="Each sync re-reads this many days of messages to pick up status changes. Default 3.",
+        description="Each sync re-reads this many days of messages (0-365) to pick up status changes. Default 3.",
         placeholder="3"))
     form.add_test(label="Read one page of brands with the API key", func=test_connection)
     return form
@@ -270,10 +320,9 @@ def test_connection(configuration: dict):
 
     def read_one_page():
         settings = validate_configuration(configuration)
-        http = new_client(settings)
+        http = new_client(settings, __SETUP_TEST_RETRY)
         try:
-            next(by_cursor(http, settings.base_url + "/brands", next_cursor_of=_next_paging_cursor,
-                           records_of=lambda body: _records(body, "results", "/brands")))
+            next(_pages(http, settings, __FULL_SCAN_TABLES[0]))
         finally:
             http.close()
 

@@ -3,7 +3,9 @@
 - ``Authorization: Bearer <api_key>``; a missing or wrong key gets 403 ``authorization_error``.
 - Envelopes: A ``{paging: {cursor, more}, results}`` for messages, notifications, brands, audit-events;
   B ``{items, paging}`` for audiences and lists (lists can answer with ``results`` instead: ``lists_key``);
-  C ``{items, has_more, cursor, next_url, url, type}`` for tenants, with ``limit`` (default 20, max 100).
+  C ``{items, has_more, cursor, next_url, url, type}`` for tenants, with ``limit`` (default 20, max 100);
+  ``cursor`` and ``next_url`` only while ``has_more`` is true.
+- ``missing_envelope``: routes whose pages after the first omit their records key (a changed API).
 - Cursors are opaque and contain ``+``, ``/`` and ``=``: a client that does not URL-encode them gets a 400.
 - ``/messages`` is newest first, 10 per page, filtered by ``enqueued_after`` (ms epoch, exclusive).
 - Notifications mix V1 and V2 shapes; audit ``target`` is a string in some rows and an object in others.
@@ -11,6 +13,7 @@
 
 import random
 from datetime import datetime, timezone
+from urllib.parse import urlencode
 
 from sandbox.fake import Fake
 from sandbox.server import Reply, Request
@@ -177,11 +180,13 @@ class CourierFake(Fake):
 
     def _envelope(self, route: str, envelope: str, page: list, more: bool, cursor: str | None, request) -> dict:
         if envelope == "C":
-            next_url = f"/tenants?cursor={cursor}" if cursor else None
-            return {"items": page, "has_more": more, "cursor": cursor, "next_url": next_url, "url": "/tenants",
-                    "type": "list"}
-        key = {"A": "results", "B": self.lists_key if route == "lists" else "items"}[envelope]
-        body = {"paging": {"cursor": cursor, "more": more}, key: page}
+            query = urlencode({"limit": request.arg("limit") or 20, "cursor": cursor}) if cursor else ""
+            key, body = "items", {"items": page, "has_more": more, "url": "/tenants", "type": "list"}
+            if cursor:  # present only when has_more is true
+                body.update(cursor=cursor, next_url=f"/tenants?{query}")
+        else:
+            key = {"A": "results", "B": self.lists_key if route == "lists" else "items"}[envelope]
+            body = {"paging": {"cursor": cursor, "more": more}, key: page}
         if route in self.missing_envelope and request.arg("cursor"):
             body.pop(key)
         return body
@@ -202,6 +207,9 @@ class CourierFake(Fake):
     def malformed(self, request: Request) -> Reply:
         broken = '{"paging": {"more": true, "cursor": "x"}, "results": [{"id": '
         return Reply.text(broken, content_type="application/json")
+
+    def without_envelope(self, request: Request) -> Reply:
+        return Reply.json({"paging": {"more": False, "cursor": None}})  # no results/items (nor tenants' has_more)
 
     def expired_token(self, request: Request) -> Reply:
         return Reply.json({"message": "Unauthorized", "type": "authentication_error"}, 401)

@@ -5,7 +5,7 @@ page (a cursor, a URL or a page number; None on the last page), so a connector c
 Guards: a repeated cursor or URL raises (it would loop forever), and so does passing ``max_pages`` (a ceiling is
 a failure, never a silent stop).
 
-Public: Page, PaginationError, by_cursor, by_page_number, by_next_link, next_link
+Public: Page, PaginationError, PAGE_FAILURES, by_cursor, by_page_number, by_next_link, next_link
 """
 
 from collections.abc import Callable, Iterator
@@ -14,7 +14,8 @@ from urllib.parse import urljoin
 
 import requests
 
-from shared.parsing import json_body
+from shared.http_client import HttpError, TransportError
+from shared.parsing import PayloadError, json_body
 
 DEFAULT_MAX_PAGES = 1_000_000
 
@@ -27,6 +28,11 @@ class Page(NamedTuple):
 
 class PaginationError(Exception):
     """The API's paging signals are inconsistent (repeated cursor, 'more' without a cursor, too many pages)."""
+
+
+# What fetching the next page can raise once retries are spent: a connector that checkpoints at a cadence
+# catches these to checkpoint the pages it has delivered before failing, so the next sync resumes at the failed page.
+PAGE_FAILURES = (HttpError, TransportError, PayloadError, PaginationError)
 
 
 def by_cursor(http, url: str, *, records_of: Callable[[Any], list], next_cursor_of: Callable[[Any], str | None],

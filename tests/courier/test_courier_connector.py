@@ -1,11 +1,14 @@
 """Courier connector against its sandbox fake (real HTTP on 127.0.0.1) and `responses` mocks."""
 
+import time
+
 import pytest
 import responses
 
 from sandbox.courier import DAY_MS, CourierFake
 from shared.config import ConfigError
 from shared.http_client import HttpError, TransportError
+from shared.pagination import PaginationError
 from shared.parsing import PayloadError
 from tests.harness import LocalRunner, load_connector, run_update
 
@@ -48,6 +51,103 @@ def test_cursors_are_url_encoded(courier, sandbox, sleeps):
     run_update(courier, box.configuration("courier"))
     second_page = box.requests_to("courier", "/brands")[1]
     assert "cursor=brands%3A20%3Aa%2Bb%2Fc%3D" in second_page.raw_query
+
+
+def test_tenants_walk_every_page_with_limit_100_and_the_top_level_cursor(courier, sandbox, sleeps):
+    fake = CourierFake(counts={"tenants": 230})
+    box = sandbox(fake)
+    recorder, _ = run_update(courier, box.configuration("courier"))
+    asked = box.requests_to("courier", "/tenants")
+    assert [(r.arg("limit"), r.arg("cursor")) for r in asked] == [
+        ("100", None), ("100", "tenants:100:a+b/c="), ("100", "tenants:200:a+b/c=")]
+    assert synced_ids(recorder, "tenant") == source_ids(fake, "tenant")
+    assert len(recorder.upserts("tenant")) == 230
+
+
+HOST = "https://api.courier.com"
+
+
+def _paged(key: str, first: list, second: list, cursor: str) -> list[dict]:
+    """Two pages of envelope A or B: ``paging.cursor``/``paging.more``, rows under ``key``."""
+    return [{key: first, "paging": {"cursor": cursor, "more": True}},
+            {key: second, "paging": {"cursor": None, "more": False}}]
+
+
+@responses.activate
+def test_the_documented_envelopes_of_every_endpoint_at_the_real_host(courier, sleeps):
+    """Shapes from the contract (sections 3 and 4.1), not from the sandbox: every endpoint over two pages."""
+    pages = {
+        "/brands": _paged("results", [{"id": "B1", "created": 1591753605265}], [{"id": "B2"}], "b/2+="),
+        "/audiences": _paged("items", [{"id": "developer-audience", "updated_at": "2023-08-23T18:45:26.199Z"}],
+                             [{"id": "a2"}], "a 2"),
+        "/audit-events": _paged("results", [{"auditEventId": "ZX3", "target": "EF60"}],
+                                [{"auditEventId": "ZX4", "target": {"id": "EF61", "email": "j@x.com"}}], "e2"),
+        "/lists": _paged("results", [{"id": "example.list.id"}], [{"id": "example.list.2"}], "l2"),  # legacy key
+        "/notifications": _paged("results", [{"id": "P852", "tags": {"data": []}, "updated_at": 1562611084123}],
+                                 [{"id": "nt_1", "tags": ["a"], "updated": 1562611084123}], "n2"),
+        "/messages": _paged("results", [{"id": "m2", "enqueued": 1562611073426}],
+                            [{"id": "m1", "enqueued": 1562611000000}], "m/2"),
+        "/tenants": [{"items": [{"id": "ACME"}], "has_more": True, "cursor": "t=2", "type": "list", "url": "/tenants",
+                      "next_url": f"{HOST}/tenants?cursor=t%3D2&limit=100"},
+                     {"items": [{"id": "tenant_abc"}], "has_more": False, "type": "list", "url": "/tenants"}],
+    }
+    for path, (first, second) in pages.items():
+        base = {"limit": "100"} if path == "/tenants" else {}
+        cursor = first.get("cursor") or first.get("paging", {}).get("cursor")
+        responses.get(HOST + path, json=first, match=[responses.matchers.query_param_matcher(base)])
+        responses.get(HOST + path, json=second,
+                      match=[responses.matchers.query_param_matcher({**base, "cursor": cursor})])
+    recorder, state = run_update(courier, {"api_key": "k" * 12})
+    for table, path in {"brand": "/brands", "audience": "/audiences", "audit_event": "/audit-events",
+                        "list": "/lists", "notification": "/notifications", "message": "/messages",
+                        "tenant": "/tenants"}.items():
+        key = KEYS[table]
+        expected = {row[key] for page in pages[path] for row in page.get("results", page.get("items", []))}
+        assert synced_ids(recorder, table) == expected, table
+    assert len(responses.calls) == 14
+    assert "cursor=b%2F2%2B%3D" in responses.calls[1].request.url  # URL-encoded
+    assert recorder.table("brand", ["id"])[("B1",)]["created"] == "2020-06-10T01:46:45.265000Z"
+    assert recorder.table("audience", ["id"])[("developer-audience",)]["updated_at"] == "2023-08-23T18:45:26.199000Z"
+    assert state == {"message": {"watermark_ms": 1562611073426}}
+
+
+@responses.activate
+def test_a_tenant_page_with_its_cursor_only_in_next_url_continues_from_it(courier, sleeps):
+    responses.get(f"{HOST}/tenants", json={"items": [{"id": "t1"}], "has_more": True,
+                                           "next_url": f"{HOST}/tenants?cursor=abc%2B1&limit=100"},
+                  match=[responses.matchers.query_param_matcher({"limit": "100"})])
+    responses.get(f"{HOST}/tenants", json={"items": [{"id": "t2"}], "has_more": False},
+                  match=[responses.matchers.query_param_matcher({"limit": "100", "cursor": "abc+1"})])
+    settings = courier.validate_configuration({"api_key": "k" * 12})
+    http = courier.new_client(settings)
+    pages = list(courier._pages(http, settings, courier.__FULL_SCAN_TABLES[-1]))
+    http.close()
+    assert [row["id"] for page in pages for row in page.records] == ["t1", "t2"]
+    assert responses.calls[1].request.url.startswith(f"{HOST}/tenants?")  # not appended to the base URL
+
+
+@responses.activate
+def test_a_cursor_returned_twice_fails_instead_of_looping(courier, sleeps):
+    page = {"results": [{"id": "b"}], "paging": {"more": True, "cursor": "same"}}
+    responses.get(f"{HOST}/brands", json=page)
+    with pytest.raises(PaginationError, match="twice"):
+        run_update(courier, {"api_key": "k" * 12})
+    assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_a_message_without_enqueued_is_delivered_and_the_watermark_comes_from_the_others(courier, sleeps):
+    for path in ("brands", "audit-events", "notifications"):
+        responses.get(f"{HOST}/{path}", json={"results": [], "paging": {"more": False}})
+    for path in ("audiences", "lists"):
+        responses.get(f"{HOST}/{path}", json={"items": [], "paging": {"more": False}})
+    responses.get(f"{HOST}/tenants", json={"items": [], "has_more": False})
+    responses.get(f"{HOST}/messages", json={"results": [{"id": "m1", "status": "ENQUEUED"},
+                                                        {"id": "m2", "enqueued": 1562611073426}],
+                                            "paging": {"more": False}})
+    recorder, state = run_update(courier, {"api_key": "k" * 12})
+    assert synced_ids(recorder, "message") == {"m1", "m2"}
+    assert state["message"]["watermark_ms"] == 1562611073426
 
 
 def test_rows_are_flattened_typed_and_varying_shapes_kept_whole(courier, sandbox, sleeps):
@@ -119,37 +219,75 @@ def test_without_start_date_the_first_sync_reads_all_messages(courier, sandbox, 
     assert synced_ids(recorder, "message") == source_ids(fake, "message")
 
 
-def test_a_broken_message_walk_resumes_from_its_saved_cursor_without_loss(courier, sandbox, sleeps, monkeypatch):
-    monkeypatch.setattr(courier, "__CHECKPOINT_EVERY_ROWS", 20)
+def test_a_persistent_failure_mid_walk_resumes_at_the_failed_page_with_no_row_read_twice(courier, sandbox, sleeps):
     fake = CourierFake()
     box = sandbox(fake)
     configuration = box.configuration("courier")
-    box.faults.add("courier", "/messages", "status", nth=6, times=None, status=500)
+    box.faults.add("courier", "/messages", "status", nth=4, times=None, status=500)
     with pytest.raises(HttpError, match="HTTP 500"):
         run_update(courier, configuration, recorder=(first := _recorder()))
     state = first.checkpoints[-1]
-    walk = state["message"]["walk"]
-    assert walk["page_token"] == "messages:40:a+b/c="  # 5 pages read, checkpoint after page 4 (40 rows)
+    assert state["message"]["walk"]["page_token"] == "messages:30:a+b/c="  # pages 1-3 delivered, page 4 failed
     assert "watermark_ms" not in state["message"]  # the watermark never moves mid-walk
     box.faults.clear()
     box.requests.clear()
     second, final_state = run_update(courier, configuration, state)
     asked = [r.arg("cursor") for r in box.requests_to("courier", "/messages")]
-    assert asked[0] == "messages:40:a+b/c="  # resumed, pages 1-4 not read again
-    committed = {row["id"] for row in _committed_upserts(first, "message")}
-    assert committed | synced_ids(second, "message") == source_ids(fake, "message")
+    assert asked[0] == "messages:30:a+b/c="  # resumed at the failed page
+    assert {r.arg("enqueued_after") for r in box.requests_to("courier", "/messages")} == {"1735689600000"}
+    committed = [row["id"] for row in _committed_upserts(first, "message")]
+    resumed = [row["id"] for row in second.upserts("message")]
+    assert sorted(committed + resumed) == sorted(source_ids(fake, "message"))  # every row, none twice
     assert final_state["message"] == {"watermark_ms": max(m["enqueued"] for m in fake.tables["messages"])}
+
+
+def test_a_long_walk_checkpoints_its_page_cursor_at_the_cadence(courier, sandbox, sleeps, monkeypatch):
+    """What a crash (no chance to checkpoint on the way out) falls back to: the last cadence checkpoint."""
+    monkeypatch.setattr(courier, "__CHECKPOINT_EVERY_ROWS", 20)
+    fake = CourierFake()
+    box = sandbox(fake)
+    recorder, final_state = run_update(courier, box.configuration("courier"))
+    tokens = [c["message"]["walk"]["page_token"] for c in recorder.checkpoints if "walk" in c.get("message", {})]
+    assert tokens == [f"messages:{n}:a+b/c=" for n in (20, 40, 60, 80)]
+    assert all("watermark_ms" not in c.get("message", {}) for c in recorder.checkpoints[:-1])
+    assert final_state["message"] == {"watermark_ms": max(m["enqueued"] for m in fake.tables["messages"])}
+
+
+def test_a_slow_walk_also_checkpoints_on_the_clock(courier, sandbox, sleeps, monkeypatch):
+    from functools import partial
+
+    monkeypatch.setattr(courier, "TableProgress", partial(courier.TableProgress, every_seconds=0))
+    box = sandbox(CourierFake())
+    recorder, _ = run_update(courier, box.configuration("courier"))
+    tokens = [c["message"]["walk"]["page_token"] for c in recorder.checkpoints if "walk" in c.get("message", {})]
+    assert tokens == [f"messages:{n}:a+b/c=" for n in range(10, 100, 10)]  # overdue after every page
 
 
 def test_a_refused_saved_cursor_restarts_the_walk_from_its_lower_bound(courier, sandbox, sleeps, log, monkeypatch):
     fake = CourierFake()
     box = sandbox(fake)
     monkeypatch.setattr(courier, "log", log)
-    state = {"message": {"walk": {"enqueued_after": 1, "page_token": "expired-cursor", "max_enqueued": 5}}}
-    recorder, final_state = run_update(courier, box.configuration("courier"), state)
+    walk = {"enqueued_after": 1, "page_token": "expired-cursor", "max_enqueued": 5, "saved_at_s": int(time.time())}
+    recorder, final_state = run_update(courier, box.configuration("courier"), {"message": {"walk": walk}})
+    asked = box.requests_to("courier", "/messages")
+    assert asked[0].arg("cursor") == "expired-cursor" and asked[1].arg("cursor") is None
+    assert {r.arg("enqueued_after") for r in asked} == {"1"}
     assert synced_ids(recorder, "message") == source_ids(fake, "message")
-    assert "restarting the walk" in log.text()
+    assert "refused (HTTP 400); restarting the walk" in log.text()
     assert final_state["message"]["watermark_ms"] == max(m["enqueued"] for m in fake.tables["messages"])
+
+
+def test_a_cursor_saved_too_long_ago_is_not_used(courier, sandbox, sleeps, log, monkeypatch):
+    fake = CourierFake()
+    box = sandbox(fake)
+    monkeypatch.setattr(courier, "log", log)
+    stale = int(time.time()) - 25 * 3600
+    walk = {"enqueued_after": 7, "page_token": "messages:30:a+b/c=", "max_enqueued": None, "saved_at_s": stale}
+    recorder, _ = run_update(courier, box.configuration("courier"), {"message": {"walk": walk}})
+    first = box.requests_to("courier", "/messages")[0]
+    assert first.arg("cursor") is None and first.arg("enqueued_after") == "1735689600000"  # a new walk
+    assert "too old to trust" in log.text()
+    assert synced_ids(recorder, "message") == source_ids(fake, "message")
 
 
 def test_deleted_rows_are_marked_deleted_by_the_next_full_scan(courier, sandbox, sleeps):
@@ -186,6 +324,24 @@ def test_a_page_without_its_envelope_key_fails_the_sync(courier, sandbox, sleeps
     box = sandbox(fake)
     with pytest.raises(PayloadError, match="lacks 'results'"):
         run_update(courier, box.configuration("courier"))
+
+
+@pytest.mark.parametrize("route, missing", [
+    ("tenants", "'items'"), ("lists", "'items' or 'results'"), ("audiences", "'items'"), ("messages", "'results'"),
+])
+def test_every_envelope_without_its_records_key_fails_the_sync(courier, sandbox, sleeps, route, missing):
+    fake = CourierFake(counts={"tenants": 150})
+    fake.missing_envelope.add(route)
+    box = sandbox(fake)
+    with pytest.raises(PayloadError, match=f"/{route} lacks {missing}"):
+        run_update(courier, box.configuration("courier"))
+
+
+@responses.activate
+def test_records_that_are_not_a_list_fail_the_sync(courier, sleeps):
+    responses.get(f"{HOST}/brands", json={"results": {"id": "b"}, "paging": {"more": False}})
+    with pytest.raises(PayloadError, match="not a list"):
+        run_update(courier, {"api_key": "k" * 12})
 
 
 @responses.activate
@@ -252,7 +408,8 @@ def test_malformed_json_fails_the_sync_and_advances_nothing(courier, sandbox, sl
     failed = _recorder()
     with pytest.raises(PayloadError, match="not JSON"):
         run_update(courier, box.configuration("courier"), recorder=failed)
-    assert all("message" not in checkpoint for checkpoint in failed.checkpoints)
+    assert all("watermark_ms" not in checkpoint.get("message", {}) for checkpoint in failed.checkpoints)
+    assert failed.checkpoints[-1]["message"]["walk"]["page_token"] == "messages:20:a+b/c="  # the broken page
 
 
 def test_persistent_network_failure_fails_with_a_clear_message(courier, sandbox, sleeps):
@@ -301,6 +458,24 @@ def test_a_canary_key_never_appears_in_output_or_errors(courier, sandbox, sleeps
     assert "retry" in log.text()
 
 
+def test_progress_logs_count_pages_and_close_every_table_with_its_rows(courier, sandbox, sleeps, log, monkeypatch):
+    from functools import partial
+
+    monkeypatch.setattr(courier, "log", log)
+    monkeypatch.setattr(courier, "TableProgress", partial(courier.TableProgress, log_every_seconds=0))
+    fake = CourierFake()
+    box = sandbox(fake)
+    run_update(courier, box.configuration("courier"))
+    text = log.text()
+    for table in KEYS:
+        rows = len(fake.tables[ROUTES[table]])
+        assert f"{table}: {rows} rows delivered from" in text, table
+    assert "message: 50 rows so far from 5 pages" in text
+    assert "message: reading messages enqueued after 2025-01-01T00:00:00.000000Z" in text
+    assert "watermark 2026-05-31T23:30:00.000000Z" in text
+    assert all(level in ("INFO", "WARNING") for level, _ in log.lines)
+
+
 def test_setup_test_success_and_each_failure(courier, sandbox, sleeps):
     box = sandbox(CourierFake())
     good = box.configuration("courier")
@@ -311,6 +486,10 @@ def test_setup_test_success_and_each_failure(courier, sandbox, sleeps):
 
     unreachable = courier.test_connection({**good, "base_url": "http://127.0.0.1:9"})
     assert "Could not reach Courier" in unreachable.failure and "'base_url'" in unreachable.failure
+    assert "after 2 attempts" in unreachable.failure  # a person is waiting: one retry only
+
+    bad_value = courier.test_connection({**good, "messages_lookback_days": "x"})
+    assert "'messages_lookback_days': expected an integer from 0 to 365" in bad_value.failure
 
     wrong_path = courier.test_connection({**good, "base_url": box.url("courier") + "/v9"})
     assert "HTTP 404" in wrong_path.failure
@@ -319,12 +498,20 @@ def test_setup_test_success_and_each_failure(courier, sandbox, sleeps):
     assert "placeholder" in placeholder.failure
 
 
+@responses.activate
+def test_setup_test_reports_an_answer_without_the_documented_envelope(courier, sleeps):
+    responses.get(f"{HOST}/brands", json={"data": []})
+    result = courier.test_connection({"api_key": "k" * 12})
+    assert "not in the documented format" in result.failure and "'base_url'" in result.failure
+    assert "k" * 12 not in result.failure
+
+
 def test_the_form_lists_every_configuration_key(courier):
     form = courier.configuration_form().to_response()
     fields = {f.name: f for f in form.fields}
     assert set(fields) == {"api_key", "base_url", "start_date", "messages_lookback_days"}
     assert fields["api_key"].required and fields["api_key"].text_field == 1  # password
-    assert all(f.description and f.label for f in form.fields)
+    assert all(f.description and f.label and f.placeholder for f in form.fields)
     assert [t.name for t in form.tests] == ["test_connection"]
 
 
