@@ -9,7 +9,8 @@ report_date, report_type and every CSV column. A row without its key value gets 
 (see derived_key). Incremental: per report type, state holds the last day fully delivered; each sync asks for every
 day after it (minus ``lookback_days``) up to today and checkpoints after each report. A 404 within
 ``missing_report_grace_days`` of today means "not generated yet": that type stops there and the day is asked again
-next sync. An older 404 is logged as missing and passed. Any other failure fails the sync; progress stays put.
+next sync. An older 404 is logged as missing and passed. A 202/204 (never seen) counts as a 404; a JSON, HTML or
+XML answer is an error, not an empty report. Any other failure fails the sync; progress stays put.
 Quirks: the day's time zone is unknown, so report_date stays a plain string; a report never deletes rows.
 """
 
@@ -20,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
-import requests  # only for type hints of streamed responses
+import requests  # type hints of streamed responses
 
 # The SDK: Connector wires schema/update/form; op emits rows and checkpoints; log writes to the sync log.
 from fivetran_connector_sdk import ConfigurationForm, Connector, Test, form_field
@@ -50,6 +51,9 @@ __LOG_EVERY_ROWS = 100_000
 __ADDED_COLUMNS = ("report_date", "report_type")
 __RENAMED_PREFIX = "csv_"  # a CSV column that would clash with an added or reserved column gets this prefix
 __DIGEST_HEX_CHARS = 32  # 128 bits of SHA-256: collisions are not a practical concern
+__PENDING_STATUSES = (202, 204)  # never seen from Pindrop; read like a 404 rather than as a report with no rows
+__NOT_CSV_TYPES = ("json", "html", "xml")  # a Content-Type with one of these is a notice or a page, not a report
+__EXCERPT_BYTES = 300
 __TOKEN_HINT = "Check 'client_id' and 'client_secret' (and that 'token_url' is your Pindrop region's token endpoint)"
 __REPORT_HINT = ("Pindrop refused the access token: check that 'base_url' is in the same region as 'token_url' and "
                  "that the client is allowed to read nightly reports")
@@ -113,7 +117,8 @@ def new_client(settings: Settings) -> Client:
     """One session for the sync; token requests go through it without the bearer auth, reports with it."""
     limiter = RateLimiter.per(second=settings.requests_per_second) if settings.requests_per_second else None
     plain = Client(timeout_s=__TIMEOUT_S, limiter=limiter, auth_failure_hint=__TOKEN_HINT, log=log)
-    oauth = OAuth2ClientCredentials(settings.token_url, settings.client_id, settings.client_secret, plain)
+    oauth = OAuth2ClientCredentials(settings.token_url, settings.client_id, settings.client_secret,
+                                    TokenEndpoint(plain))
     return plain.with_auth(oauth, auth_failure_hint=__REPORT_HINT)
 
 
@@ -121,35 +126,35 @@ def sync_report_type(http: Client, settings: Settings, state: dict, report_type:
     """Every day from the type's progress (minus the lookback) up to today; the same walk serves all six tables.
 
     ``state[report_type] = {"last_day_delivered": "YYYY-MM-DD"}``: it moves after each report that was delivered
-    completely or is older than the grace window and answered 404; it never moves back.
+    completely or is older than the grace window and has no report; it never moves back.
     """
     entry = state.setdefault(report_type, {})
-    progress = TableProgress(report_type, log)
+    progress = TableProgress(report_type, log, unit="reports")
     for day in days_to_fetch(entry.get("last_day_delivered"), settings, today):
-        rows = deliver_report(http, settings, state, report_type, day)
-        if rows is None and (today - day).days <= settings.missing_report_grace_days:
-            log.info(f"{report_type}: the report for {day} is not generated yet (HTTP 404); "
-                     "it is asked for again next sync")
-            break
-        if rows is None:
-            log.warning(f"{report_type}: no report for {day} (HTTP 404, older than "
+        try:
+            rows = deliver_report(http, settings, state, report_type, day)
+        except NoReport as absent:
+            if (today - day).days <= settings.missing_report_grace_days:
+                log.info(f"{report_type}: the report for {day} is not generated yet (HTTP {absent.status}); "
+                         "it is asked for again next sync")
+                break
+            log.warning(f"{report_type}: no report for {day} (HTTP {absent.status}, older than "
                         f"{settings.missing_report_grace_days} days); passed as missing")
+            rows = 0
         entry["last_day_delivered"] = max(entry.get("last_day_delivered") or "", day.isoformat())
         # Checkpoint: this (type, day) report is complete, so the next sync starts after it.
         op.checkpoint(state)
-        progress.page_done(rows or 0, detail=f"report for {day}")
+        progress.page_done(rows, detail=f"report for {day}")
     progress.finished(f"delivered through {entry.get('last_day_delivered') or 'no day yet'}")
 
 
-def deliver_report(http: Client, settings: Settings, state: dict, report_type: str, day: date) -> int | None:
-    """Upsert every row of one report and return how many; None for a 404. A body cut off mid-read is downloaded
-    again (keys are deterministic, so the repeated upserts are harmless)."""
+def deliver_report(http: Client, settings: Settings, state: dict, report_type: str, day: date) -> int:
+    """Upsert every row of one report and return how many (NoReport when there is none). A body cut off mid-read
+    is downloaded again (keys are deterministic, so the repeated upserts are harmless)."""
     key_column = __REPORT_KEYS[report_type]
 
-    def download() -> int | None:
+    def download() -> int:
         response = open_report(http, settings.base_url, report_type, day)
-        if response is None:
-            return None
         rows = 0
         with response:
             for record in report_records(response, report_type, day, key_column):
@@ -185,15 +190,38 @@ def report_url(base_url: str, report_type: str, day: date) -> str:
     return f"{base_url}/v1/nightly_reports/{report_type}/{day.isoformat()}"
 
 
-def open_report(http: Client, base_url: str, report_type: str, day: date) -> requests.Response | None:
-    """The streamed response of one report, or None when Pindrop answers 404 (no report for that day, yet)."""
+def open_report(http: Client, base_url: str, report_type: str, day: date) -> requests.Response:
+    """The streamed response of one report; NoReport when Pindrop has none for that day (yet).
+
+    Only the report URL's own 404 means "no report": a token endpoint's 404 (a wrong ``token_url``) is a
+    TokenRequestError and fails the sync, or every day would look missing and be passed.
+    """
     try:
-        return http.get(report_url(base_url, report_type, day), stream=True,
-                        description=f"GET {report_type} report for {day.isoformat()}")
+        response = http.get(report_url(base_url, report_type, day), stream=True,
+                            description=f"GET {report_type} report for {day.isoformat()}")
     except HttpError as error:
-        if error.status == 404:
-            return None
+        if error.status == 404 and not isinstance(error, TokenRequestError):
+            raise NoReport(404) from None
         raise
+    if response.status_code in __PENDING_STATUSES:
+        response.close()
+        raise NoReport(response.status_code)
+    refuse_non_csv(http, response, f"{report_type} report for {day.isoformat()}")
+    return response
+
+
+def refuse_non_csv(http: Client, response: requests.Response, what: str) -> None:
+    """A JSON, HTML or XML answer (a "pending" notice, a login page) parses as a CSV header with no rows, which
+    would pass the day as delivered empty; it is an error instead."""
+    content_type = response.headers.get("Content-Type", "")
+    if not any(word in content_type.lower() for word in __NOT_CSV_TYPES):
+        return
+    try:
+        start = response.raw.read(__EXCERPT_BYTES, decode_content=True).decode("utf-8", "replace")
+    finally:
+        response.close()
+    excerpt = http.redactor.redact(" ".join(start.split()))
+    raise PayloadError(f"{what}: the answer is {content_type}, not a CSV report; it starts with {excerpt!r}")
 
 
 def report_records(response: requests.Response, report_type: str, day: date, key_column: str) -> Iterator[dict]:
@@ -235,6 +263,34 @@ def derived_key(values: dict, counter: "OccurrenceCounter") -> str:
     canonical = json.dumps(sorted(values.items()), ensure_ascii=False, separators=(",", ":"))
     digest = hashlib.sha256(canonical.encode()).hexdigest()[:__DIGEST_HEX_CHARS]
     return f"row-{digest}-{counter.next(digest)}"
+
+
+class NoReport(Exception):
+    """Pindrop has no report for this (type, day): HTTP 404, or a 202/204 (never seen; taken as "not yet")."""
+
+    def __init__(self, status: int):
+        super().__init__(f"HTTP {status}")
+        self.status = status
+
+
+class TokenRequestError(HttpError):
+    """An HTTP error of the token endpoint, told apart from a report's, so its 404 is never "no report"."""
+
+
+class TokenEndpoint:
+    """The plain client as OAuth2ClientCredentials uses it (``request``, ``redactor``), its HTTP errors marked."""
+
+    def __init__(self, client: Client):
+        self._client = client
+        self.redactor = client.redactor
+        self.auth_failure_hint = client.auth_failure_hint
+
+    def request(self, *args, **kwargs) -> requests.Response:
+        try:
+            return self._client.request(*args, **kwargs)
+        except HttpError as error:
+            failure = TokenRequestError(str(error), error.status)
+        raise failure  # outside the except block: nothing chained
 
 
 class OccurrenceCounter:
@@ -292,7 +348,8 @@ def configuration_form():
         description=f"Reports API host of your Pindrop region. Empty: {__DEFAULT_BASE_URL}."))
     form.add_field(form_field.TextField(
         "requests_per_second", "Requests per second", placeholder="no limit",
-        description="Client-side limit on report requests (e.g. 2, or 0.5 for one every 2 s). Empty: no limit."))
+        description="Client-side limit on requests to Pindrop (e.g. 2, or 0.5 for one every 2 s). Empty or 0: no "
+                    "limit."))
     form.add_test(label="Get an access token and open one report", func=test_connection)
     return form
 
@@ -305,9 +362,10 @@ def test_connection(configuration: dict):
         http = new_client(settings)
         try:
             day = today_utc() - timedelta(days=settings.missing_report_grace_days + 1)
-            response = open_report(http, settings.base_url, settings.report_types[0], day)
-            if response is not None:
-                response.close()  # a 200 proves the token works; the body is not needed
+            try:
+                open_report(http, settings.base_url, settings.report_types[0], day).close()  # a 200 is enough
+            except NoReport:
+                pass  # the token was accepted; that day simply has no report
         finally:
             http.close()
 
@@ -319,7 +377,5 @@ def test_connection(configuration: dict):
 connector = Connector(update=update, schema=schema, configuration_form=configuration_form)
 
 if __name__ == "__main__":
-    import json
-
     with open("configuration.json") as configuration_file:
         connector.debug(configuration=json.load(configuration_file))

@@ -75,7 +75,8 @@ def test_the_form_lists_every_configuration_key(pindrop):
     assert options[0] == ",".join(ALL_TYPES) and set(options[1:]) == set(ALL_TYPES)
     for option in options:
         assert pindrop.validate_configuration({**GOOD, "report_types": option}).report_types
-    assert all(f.label and f.description for f in form.fields)
+    assert all(f.label and f.description and f.placeholder for f in form.fields)
+    assert [f.name for f in form.fields if f.required] == ["client_id", "client_secret"]
     assert [t.name for t in form.tests] == ["test_connection"]
 
 

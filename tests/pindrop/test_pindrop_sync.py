@@ -104,6 +104,17 @@ def test_next_sync_starts_at_the_last_day_minus_the_lookback(pindrop, fake_box, 
     assert progress == sorted(progress) and progress[0] == day(-1).isoformat()  # never moves back
 
 
+def test_start_date_is_a_floor_the_lookback_never_crosses(pindrop, fake_box, sleeps):
+    fake, box, configuration = fake_box()
+    state = {"calls": {"last_day_delivered": day(-3).isoformat()}}
+    run_update(pindrop, {**configuration, "report_types": "calls", "lookback_days": "5",
+                         "start_date": day(-4).isoformat()}, state)
+    assert requested_days(box, "calls") == [day(n).isoformat() for n in (-4, -3, -2, -1, 0)]
+    box.requests.clear()
+    run_update(pindrop, {**configuration, "report_types": "calls", "start_date": day(-1).isoformat()}, state)
+    assert requested_days(box, "calls") == [day(-1).isoformat(), TODAY.isoformat()]  # raised: days before it skipped
+
+
 def test_default_start_date_is_30_days_before_today(pindrop, fake_box, sleeps):
     fake, box, configuration = fake_box()
     configuration.pop("start_date")
@@ -350,6 +361,30 @@ def test_changed_reports_inside_the_lookback_converge(pindrop, fake_box, sleeps)
         assert len(after - before) == 3 + 2 and len(before - after) == 2
         kept = {r["id"] for r in rows_by_day(combined, report_type)[yesterday]}
         assert kept == before | after  # a report never deletes: the edited rows' old versions stay
+
+
+def test_progress_lines_per_report_and_a_closing_line_per_table(pindrop, fake_box, sleeps, log, monkeypatch):
+    monkeypatch.setattr(pindrop, "log", log)
+    monkeypatch.setattr(pindrop, "TableProgress", functools.partial(pindrop.TableProgress, log_every_seconds=0))
+    fake, box, configuration = fake_box()
+    run_update(pindrop, {**configuration, "report_types": "calls,audit"})
+    lines = log.text().splitlines()
+    for report_type in ("calls", "audit"):
+        total = sum(fake.row_count(report_type, d) for d in LAST_WEEK)
+        first = fake.row_count(report_type, LAST_WEEK[0])
+        assert f"{report_type}: sync started" in lines
+        assert f"{report_type}: {first} rows so far from 1 reports (report for {LAST_WEEK[0]})" in lines
+        assert lines.count(f"{report_type}: {total} rows delivered from 7 reports; delivered through {day(-1)}") == 1
+    assert len(lines) == 2 * (1 + 7 + 1 + 1)  # started, 7 reports, today not generated yet, closing
+
+
+def test_rate_limit_setting_paces_requests_client_side(pindrop, fake_box, sleeps):
+    fake, box, configuration = fake_box()
+    run_update(pindrop, {**configuration, "report_types": "calls", "requests_per_second": "0.5"})
+    assert len(sleeps) >= 7 and all(0 < wait <= 2.0 for wait in sleeps)  # one request every 2 s
+    sleeps.clear()
+    run_update(pindrop, {**configuration, "report_types": "calls", "requests_per_second": "0"})
+    assert sleeps == []  # 0 (like empty) means no limit
 
 
 def test_rate_limit_setting_builds_a_client_side_limiter(pindrop):
