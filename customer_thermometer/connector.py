@@ -62,7 +62,23 @@ class Settings:
 
 
 def validate_configuration(configuration: dict) -> Settings:
-    """Typed settings from the string configuration; a ValueError names the key and the expected form."""
+    """Typed settings from the string configuration; a ValueError names the key and the expected form.
+
+    No message quotes the key, even one pasted into another field: the "API request URL" copied from the
+    account settings can end in ``?apiKey=...``.
+    """
+    try:
+        return read_settings(configuration)
+    except config.ConfigError as error:
+        failure = Redactor([str((configuration or {}).get("api_key") or "")]).redact(error)
+    raise config.ConfigError(failure)
+
+
+def read_settings(configuration: dict) -> Settings:
+    """The checks themselves; a base_url with a query string is refused first (its query is where a key hides)."""
+    if "?" in str((configuration or {}).get("base_url") or ""):
+        raise config.ConfigError(f"configuration key 'base_url': expected the API request URL without a query "
+                                 f"string, such as {__DEFAULT_BASE_URL} (the key belongs in 'api_key')")
     settings = Settings(
         api_key=config.text(configuration, "api_key", required=True, secret=True),
         base_url=config.url(configuration, "base_url", default=__DEFAULT_BASE_URL),
@@ -131,7 +147,7 @@ def replace_table(http: Client, settings: Settings, state: dict, method: api.Lis
     A read that fails raises before the truncate, so no row is marked deleted; rows gone from the source are
     marked deleted by the truncate, which the checkpoint commits with the rows that are still there.
     """
-    progress = TableProgress(method.table, log)
+    progress = TableProgress(method.table, log, unit="calls")
     rows = api.fetch_rows(http, settings.base_url, method, {})
     progress.page_done(len(rows))
     # Truncate: soft-delete every row synced before; each row upserted below is live again.
@@ -164,7 +180,7 @@ def sync_by_windows(http: Client, settings: Settings, state: dict, method: api.L
     entry = state.setdefault(method.table, {})
     first_day = date.fromisoformat(entry["cursor"]) if entry.get("cursor") else settings.from_date
     last_complete_day = today - timedelta(days=1)
-    progress = TableProgress(method.table, log, every_rows=__CHECKPOINT_EVERY_ROWS)
+    progress = TableProgress(method.table, log, every_rows=__CHECKPOINT_EVERY_ROWS, unit="windows")
 
     def fetch(start: date, end: date, limit: int) -> list[dict]:
         params = {"fromDate": start.isoformat(), "toDate": end.isoformat(), "limit": limit}
@@ -172,7 +188,7 @@ def sync_by_windows(http: Client, settings: Settings, state: dict, method: api.L
 
     for window in api.walk_windows(fetch, first_day, today + timedelta(days=1), row_limit=__WINDOW_ROW_LIMIT,
                                    day_row_limit=__DAY_ROW_LIMIT, date_column=method.window_date, log=log,
-                                   first_days=entry.get("window_days")):
+                                   first_days=entry.get("window_days"), label=method.table):
         for row in window.rows:
             # Upsert: a response re-read by an overlap or the lookback replaces its earlier version.
             op.upsert(method.table, row)
@@ -196,7 +212,7 @@ def sync_metric(http: Client, settings: Settings, state: dict, now: datetime) ->
     The window and a limit are always sent, so values are comparable from day to day; getSendQuota takes
     neither (it is the credit left now). A body that is not a number fails the sync.
     """
-    progress = TableProgress("metric", log)
+    progress = TableProgress("metric", log, unit="calls")
     window_to = now.date()
     window_from = window_to - timedelta(days=__METRIC_WINDOW_DAYS - 1)
     for name, method, windowed in api.METRICS:

@@ -24,6 +24,7 @@ DATE_COLUMNS = frozenset({"response_date", "blast_date", "date_submitted"})
 _FLAGS = {"1": True, "0": False, "true": True, "false": False}
 _NUMBER = re.compile(rb"[+-]?\d+(?:\.\d+)?")
 _EXCERPT_CHARS = 160
+_BOM = b"\xef\xbb\xbf"  # some servers put one before a plain-text body too
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ def fetch_metric(http: Client, base_url: str, method: str, params: dict) -> floa
     """The bare number a metric method answers; any other body fails (it is an error text, not zero)."""
     what = describe(method, params)
     response = http.get(base_url, params={"getMethod": method, **params}, description=what)
-    body = response.content.strip()
+    body = response.content.strip().removeprefix(_BOM).strip()
     if _NUMBER.fullmatch(body):
         return float(body)
     failure = _error_text(what, body, "a number") or PayloadError(
@@ -104,7 +105,7 @@ def describe(method: str, params: dict) -> str:
 
 def _error_text(what: str, body: bytes, expected: str) -> PayloadError | None:
     """An ErrorText when the body is plain text rather than markup (how this API reports errors), else None."""
-    start = body.lstrip().removeprefix(b"\xef\xbb\xbf")[:1]
+    start = body.lstrip().removeprefix(_BOM)[:1]
     if not start or start == b"<" or _NUMBER.fullmatch(body.strip()):
         return None
     return ErrorText(f"{what} answered an error text instead of {expected}: {_excerpt(body)!r}")
@@ -164,18 +165,20 @@ def day_of(row: dict, column: str | None) -> date | None:
 # --- the window walk ----------------------------------------------------------------------------------------
 
 def walk_windows(fetch: Callable[[date, date, int], list], first_day: date, last_day: date, *, row_limit: int,
-                 day_row_limit: int, date_column: str | None, log, first_days: int | None = None) -> Iterator[Window]:
+                 day_row_limit: int, date_column: str | None, log, first_days: int | None = None,
+                 label: str = "windows") -> Iterator[Window]:
     """Consecutive windows from ``first_day`` to ``last_day``, oldest first, each read completely.
 
-    ``fetch(from, to, limit)`` makes one call. The API silently keeps only the latest ``limit`` rows, so a window
-    answered with ``row_limit`` rows is narrowed and read again; a single full day is read once more with
-    ``day_row_limit`` (see ``_read_full_day``). The first window spans the whole range (an empty decade costs one
-    call), or ``first_days`` (the size a resumed walk had reached). Later ones are sized from the density just
-    seen, aiming at half a limit per call. After a full window, empty windows reach at most half way to its end
-    (a bisection: an empty stretch before dense data costs a few cheap empty answers rather than repeated full
-    ones) until rows show the density.
+    ``fetch(from, to, limit)`` makes one call; ``label`` (the table) starts each log line. The API silently keeps
+    only the latest ``limit`` rows, so a window answered with ``row_limit`` rows is narrowed and read again; a
+    single full day is read once more with ``day_row_limit`` (see ``_read_full_day``). The first window spans the
+    whole range (an empty decade costs one call), or ``first_days`` (the size a resumed walk had reached). Later
+    ones are sized from the density just seen, aiming at half a limit per call. After a full window, empty
+    windows reach at most half way to its end (a bisection: an empty stretch before dense data costs a few cheap
+    empty answers rather than repeated full ones) until rows show the density.
     toDate is taken to be inclusive, but a multi-day window is followed by one that starts on its last day, so
-    that no day is lost if toDate turned out to be exclusive; upserts by key absorb the re-read rows.
+    that no day of it is lost if toDate turned out to be exclusive (a one-day window would then be empty: that
+    case is not covered); upserts by key absorb the re-read rows.
     """
     start, span, full_end = first_day, first_days or (last_day - first_day).days + 1, None
     while start <= last_day:
@@ -185,10 +188,11 @@ def walk_windows(fetch: Callable[[date, date, int], list], first_day: date, last
         rows = fetch(start, end, row_limit)
         if len(rows) >= row_limit and start < end:
             span, full_end = _narrower_span(rows, start, end, row_limit, date_column), end
-            log.info(f"{start}..{end} came back full ({len(rows)} rows, the limit): reading {span}-day windows")
+            log.info(f"{label}: {start}..{end} came back full ({len(rows)} rows, the limit): reading {span}-day "
+                     f"windows")
             continue
         if len(rows) >= row_limit:
-            rows = _read_full_day(fetch, start, row_limit, day_row_limit, log)
+            rows = _read_full_day(fetch, start, row_limit, day_row_limit, log, label)
         span = _wider_span(len(rows), (end - start).days + 1, row_limit)
         if full_end is not None and not rows:  # bisect towards the data (the cap above halves the rest)
             span = (full_end - end).days + 1
@@ -203,13 +207,13 @@ def walk_windows(fetch: Callable[[date, date, int], list], first_day: date, last
         start = next_start
 
 
-def _read_full_day(fetch, day: date, row_limit: int, day_row_limit: int, log) -> list:
+def _read_full_day(fetch, day: date, row_limit: int, day_row_limit: int, log, label: str) -> list:
     """A day cannot be split further: read it once with the largest limit; fail rather than lose rows.
 
     The answer is complete only if it is below ``day_row_limit`` and not exactly ``row_limit`` (which would mean
     the API caps every call at that size whatever limit is asked for).
     """
-    log.info(f"{day} alone holds {row_limit} rows or more: reading it with limit={day_row_limit}")
+    log.info(f"{label}: {day} alone holds {row_limit} rows or more: reading it with limit={day_row_limit}")
     rows = fetch(day, day, day_row_limit)
     if len(rows) < day_row_limit and len(rows) != row_limit:
         return rows

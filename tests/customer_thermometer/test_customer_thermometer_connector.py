@@ -1,5 +1,6 @@
 """Customer Thermometer connector against its sandbox fake (real HTTP on 127.0.0.1)."""
 
+import functools
 import re
 from datetime import date, timedelta
 
@@ -9,7 +10,7 @@ from sandbox.customer_thermometer import BUSY_DAY, METRIC_METHODS, CustomerTherm
 from shared.config import ConfigError
 from shared.http_client import HttpError, TransportError
 from shared.parsing import PayloadError
-from tests.customer_thermometer.conftest import small_limits
+from tests.customer_thermometer.conftest import NOW, small_limits
 from tests.harness import ROOT, Recorder, run_update
 
 SOURCES = {"blast_result": ("responses", "response_id"), "comment": ("comments", "response_id"),
@@ -86,6 +87,9 @@ def test_full_windows_are_split_until_none_is_full(ct, sandbox, sleeps, monkeypa
     assert synced_ids(recorder, "comment") == source_ids(fake, "comment")
     asked = calls(box, "getBlastResults")
     assert asked[0].arg("fromDate") == "1970-01-01" and asked[0].arg("toDate") == "2026-07-03"
+    for call in asked + calls(box, "getComments"):  # every row call: a whole window and a limit, never endDate
+        assert call.arg("fromDate") <= call.arg("toDate") and call.arg("limit") in ("100", "400")
+        assert call.arg("endDate") is None
     busy = [r for r in asked if r.arg("fromDate") == r.arg("toDate") == BUSY_DAY.isoformat()]
     assert [r.arg("limit") for r in busy] == ["100", "400"]  # full at 100, complete at 400
     assert len(asked) < 60  # 1,460 rows at ~50 per window, plus the narrowing
@@ -179,6 +183,32 @@ def test_a_failure_mid_walk_keeps_state_and_the_next_sync_converges(ct, sandbox,
     assert final_state["blast_result"] == {"cursor": "2026-06-29"}
 
 
+def test_the_log_shows_progress_and_a_closing_line_per_table(ct, sandbox, sleeps, monkeypatch):
+    small_limits(monkeypatch, ct)
+    monkeypatch.setattr(ct, "TableProgress", functools.partial(ct.TableProgress, log_every_seconds=0))
+    fake = CustomerThermometerFake()
+    box = sandbox(fake)
+    recorder, _ = run_update(ct, box.configuration("customer_thermometer"))
+    lines = [message for level, message in ct.log.lines if level == "INFO"]
+    for table in ("thermometer", "recipient_list", "blast_result", "comment", "metric"):
+        assert f"{table}: sync started" in lines
+        (closing,) = [line for line in lines if line.startswith(f"{table}: ") and "rows delivered" in line]
+        assert closing.startswith(f"{table}: {len(recorder.upserts(table))} rows delivered from ")
+    assert any(re.fullmatch(r"blast_result: \d+ rows so far from \d+ windows \(\d{4}-\d\d-\d\d\.\.\d{4}-\d\d-\d\d\)",
+                            line) for line in lines)
+    assert any(line.startswith("comment: ") and "came back full" in line for line in lines)
+    assert "blast_result: 2024-03-15 alone holds 100 rows or more: reading it with limit=400" in lines
+
+
+def test_progress_lines_do_not_flood_the_log(ct, sandbox, sleeps, monkeypatch):
+    small_limits(monkeypatch, ct)
+    box = sandbox(CustomerThermometerFake())
+    run_update(ct, box.configuration("customer_thermometer"))
+    windows = len(calls(box, "getBlastResults")) + len(calls(box, "getComments"))
+    assert windows > 30
+    assert len(ct.log.lines) < windows  # a line per window only when it came back full; progress every 10 s
+
+
 def test_deleted_list_rows_are_marked_deleted_by_the_next_sync(ct, sandbox, sleeps):
     fake = CustomerThermometerFake()
     box = sandbox(fake)
@@ -226,10 +256,18 @@ def test_metrics_one_row_per_metric_per_day_with_explicit_windows(ct, sandbox, s
     assert rows[("send_quota", "2026-07-02")] == {
         "metric": "send_quota", "captured_date": "2026-07-02", "captured_at": "2026-07-02T09:30:00.000000Z",
         "value": 4321.0, "api_method": "getSendQuota", "window_from": None, "window_to": None}
+    assert {row["api_method"] for row in rows.values()} == {
+        "getNumResponsesValue", "getResponseRateValue", "getTempRatingValue", "getNPSValue", "getHappinessValue",
+        "getSendQuota"}
     fake.send_quota = 4000
     second, _ = run_update(ct, configuration, state, recorder=first)  # the same day: overwritten
     rows = first.table("metric", ["metric", "captured_date"])
     assert len(rows) == 6 and rows[("send_quota", "2026-07-02")]["value"] == 4000.0
+    monkeypatch.setattr(ct, "utc_now", lambda: NOW + timedelta(days=1))
+    run_update(ct, configuration, state, recorder=first)  # the next day: a row of its own
+    rows = first.table("metric", ["metric", "captured_date"])
+    assert len(rows) == 12 and rows[("send_quota", "2026-07-02")]["value"] == 4000.0
+    assert rows[("nps", "2026-07-03")]["window_from"] == "2026-06-04"
 
 
 @pytest.mark.parametrize("body, error", [

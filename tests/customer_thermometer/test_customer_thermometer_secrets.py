@@ -1,5 +1,6 @@
 """The API key travels in the query string: it must never reach a log line, an exception or printed output."""
 
+import re
 import socket
 import traceback
 
@@ -8,6 +9,7 @@ import requests
 from fivetran_connector_sdk import Logging
 
 from sandbox.customer_thermometer import CustomerThermometerFake
+from shared.config import ConfigError
 from shared.http_client import HttpError, TransportError
 from shared.parsing import PayloadError
 from tests.harness import run_update
@@ -84,6 +86,23 @@ def test_a_metric_error_text_is_redacted(printing, sandbox, sleeps, capfd):
     with pytest.raises(PayloadError, match=r"getHappinessValue .* 'Error: key \*\*\* has no access") as error:
         run_update(printing, box.configuration("customer_thermometer"))
     assert CANARY not in everything_said(error.value, capfd)
+
+
+@pytest.mark.parametrize("base_url, message", [
+    (f"https://app.customerthermometer.com/api.php?apiKey={CANARY}&getMethod=getThermometers",
+     "'base_url': expected the API request URL without a query string"),
+    (f"https://app.customerthermometer.com/api.php#{CANARY}", "'base_url': expected an http(s) URL"),
+])
+def test_a_key_pasted_into_base_url_is_never_quoted(ct, base_url, message):
+    """The account's "API request URL" may be copied with the key in it: neither the sync nor the setup test
+    repeats it."""
+    configuration = {"api_key": CANARY, "base_url": base_url}
+    with pytest.raises(ConfigError, match=re.escape(message)) as error:
+        ct.validate_configuration(configuration)
+    failure = ct.test_connection(configuration).failure
+    assert message in failure
+    for text in (str(error.value), "".join(traceback.format_exception(error.value)), failure):
+        assert CANARY not in text
 
 
 def test_settings_and_auth_never_show_the_key(ct):

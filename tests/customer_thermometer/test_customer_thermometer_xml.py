@@ -64,6 +64,7 @@ def test_the_real_host_is_the_default_and_every_call_carries_the_key_and_a_metho
     assert all(q["apiKey"] == KEY for q in queries())
     windowed = [q for q in queries() if q["getMethod"] in ("getBlastResults", "getComments")]
     assert [(q["fromDate"], q["toDate"], q["limit"]) for q in windowed] == [("1970-01-01", "2026-07-03", "10000")] * 2
+    assert not any("endDate" in q for q in queries())
     assert len(recorder.upserts("metric")) == 6 and recorder.upserts("blast_result") == []
     assert state["blast_result"] == {"cursor": "2026-06-29"}
 
@@ -125,6 +126,14 @@ def test_a_value_that_cannot_be_typed_fails_clearly(ct, sleeps, field, value, me
     answer({"getBlastResults": body})
     with pytest.raises(PayloadError, match=re.escape(f"getBlastResults 1970-01-01..2026-07-03: {message}")):
         run_update(ct, {"api_key": KEY})
+
+
+@responses.activate
+def test_a_metric_body_with_a_bom_and_a_newline_is_a_number(ct, sleeps):
+    answer({"getNPSValue": "\ufeff-12\r\n", "getSendQuota": " 250\n"})
+    recorder, _ = run_update(ct, {"api_key": KEY})
+    values = {row["metric"]: row["value"] for row in recorder.upserts("metric")}
+    assert (values["nps"], values["send_quota"], values["happiness"]) == (-12.0, 250.0, 7.0)
 
 
 @responses.activate
