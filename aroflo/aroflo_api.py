@@ -8,10 +8,11 @@ Everything here is specific to ``https://api.aroflo.com/`` (contract: shared/sou
   the URL actually sent. It signs GET only, so the connector cannot write (e.g. reset ``postable``).
 - ``build_query`` writes the query string itself, in a fixed order and percent-encoding, so what is signed and
   what is sent are the same bytes.
-- ``ZoneApi.pages`` walks ``page``/``pageSize``; a body ``status`` other than "0" is an error even on HTTP 200.
+- ``ZoneApi.pages`` walks ``page``/``pageSize``; a body ``status`` other than "0" is an error even on HTTP 200,
+  and a body status on an HTTP error (4xx/5xx) follows the same rules (``status_on_http_error``).
 
-Public: AroFloHmacAuth, build_query, ZoneApi, ZonePage, AroFloError, AuthenticationFailed, DailyLimitReached,
-RowSpec, to_row, utc_text, date_text
+Public: AroFloHmacAuth, build_query, status_on_http_error, ZoneApi, ZonePage, AroFloError, AuthenticationFailed,
+DailyLimitReached, RowSpec, to_row, utc_text, date_text
 """
 
 import hashlib
@@ -20,7 +21,7 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote, urlsplit
@@ -104,12 +105,13 @@ class AroFloHmacAuth(AuthBase):
         self._host_ip = host_ip
         self._accept = accept
         self._clock = clock
+        self._last_moment: datetime | None = None
         self._recent_signatures: deque[str] = deque(maxlen=16)
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         if request.method != "GET":
             raise ValueError(f"the AroFlo connector is read-only and does not sign {request.method} requests")
-        timestamp = af_timestamp(self._clock() if self._clock else _utc_now())
+        timestamp = af_timestamp(self._next_moment())
         parts = ["GET", *([self._host_ip] if self._host_ip else []), "", self._accept, self._authorization,
                  timestamp, urlsplit(request.url).query]
         signature = hmac.new(self._key, "+".join(parts).encode(), hashlib.sha512).hexdigest()
@@ -119,6 +121,16 @@ class AroFloHmacAuth(AuthBase):
         if self._host_ip:
             request.headers["HostIP"] = self._host_ip
         return request
+
+    def _next_moment(self) -> datetime:
+        """Now, to the millisecond, and later than the previous attempt's: two attempts never share a stamp
+        (AroFlo wants a new one per request; a retry without backoff can come within the same millisecond)."""
+        moment = (self._clock() if self._clock else _utc_now()).astimezone(timezone.utc)
+        moment = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+        if self._last_moment is not None and moment <= self._last_moment:
+            moment = self._last_moment + timedelta(milliseconds=1)
+        self._last_moment = moment
+        return moment
 
     def secret_values(self) -> list[str]:
         """For the Client's redactor: the four credentials and the latest signatures."""
@@ -139,6 +151,32 @@ def build_query(zone: str, *, where: tuple[str, ...] | list[str] = (), order: tu
     if page_size is not None:
         pairs.append(("pageSize", str(page_size)))
     return "&".join(f"{name}={quote(value, safe='')}" for name, value in pairs)
+
+
+class StatusOnHttpError(Exception):
+    """An HTTP error whose JSON body carries AroFlo's ``status``: AroFlo's own answer, not a transport failure."""
+
+    def __init__(self, response: requests.Response):
+        super().__init__(f"HTTP {response.status_code} with an AroFlo body status")
+        self.response = response
+
+
+def status_on_http_error(response: requests.Response) -> None:
+    """The Client's ``on_response`` hook: hand a 4xx/5xx with a non-zero body ``status`` to ZoneApi's rules.
+
+    Which HTTP status accompanies a body error is unconfirmed; without this, status 7 on an HTTP 429 or status 8
+    on an HTTP 500 would be retried as a generic HTTP error and fail the sync instead of ending it cleanly or
+    asking for smaller pages. A body without ``status`` (a proxy's error page) keeps the generic HTTP rules.
+    """
+    if response.status_code < 400:
+        return
+    try:
+        body = response.json()
+        status = int(str(body["status"]).strip())
+    except (ValueError, TypeError, KeyError):
+        return
+    if status != 0:
+        raise StatusOnHttpError(response)
 
 
 @dataclass
@@ -167,7 +205,10 @@ class ZoneApi:
             attempt += 1
             if self.debug:
                 self.log.info(f"AroFlo request: {what} ({query})")
-            response = self.client.get(f"{self.base_url}/?{query}", description=f"AroFlo {what}")
+            try:
+                response = self.client.get(f"{self.base_url}/?{query}", description=f"AroFlo {what}")
+            except StatusOnHttpError as answer:
+                response = answer.response
             self.requests_made += 1
             self.daily_remaining = response.headers.get("X-RateLimit-Daily-Remaining", self.daily_remaining)
             body = json_body(response)
@@ -188,11 +229,13 @@ class ZoneApi:
     def pages(self, zone: str, where: list[str], order: list[str], page_size: int) -> Iterator[ZonePage]:
         """Every page of one query, in order.
 
-        The last page is the one with fewer rows than ``min(maxpageresults, pageSize sent)``. Status 8 or 888888
-        halves the page size and asks again from the same row offset (page ``offset // size + 1``, skipping the
-        ``offset % size`` rows already delivered), so a size change neither skips nor repeats a row.
+        The last page is the one with fewer rows than ``min(maxpageresults, pageSize sent)`` (AroFlo may keep
+        ``maxpageresults`` at 500 under a smaller pageSize). Status 8 or 888888 halves the page size and asks again
+        from the same row offset (page ``offset // size + 1``, skipping the ``offset % size`` rows already
+        delivered), so a size change neither skips nor repeats a row. A page identical to the one before means the
+        server ignores ``page``: that fails rather than loops.
         """
-        offset, size = 0, page_size
+        offset, size, previous = 0, page_size, None
         while True:
             page, skip = divmod(offset, size)
             page += 1
@@ -205,17 +248,33 @@ class ZoneApi:
                 size = max(1, size // 2)
                 self.log.warning(f"AroFlo zone={zone}: {heavy}; asking again with pageSize={size}")
                 continue
-            rows, current, maximum = _page_of(body, zone)
-            if current > size:
-                raise PayloadError(f"AroFlo zone={zone}: page {page} has {current} rows for pageSize={size}; "
-                                   "the page numbering cannot be trusted")
+            rows, count, maximum = self._page_rows(body, zone, page, size)
+            if rows and rows == previous:
+                raise PayloadError(f"AroFlo zone={zone}: page {page} repeats page {page - 1} row for row; the "
+                                   "server does not page this query")
             yield ZonePage(rows[skip:], page, size)
-            offset = (page - 1) * size + current
-            if current < min(maximum or size, size):
+            offset, previous = (page - 1) * size + count, rows
+            if count < min(maximum or size, size):
                 return
 
+    def _page_rows(self, body: dict, zone: str, page: int, size: int) -> tuple[list[dict], int, int | None]:
+        """The page's rows, its row count for the end-of-data test, and ``maxpageresults``.
+
+        The count is ``currentpageresults``, or the rows' number when it is missing or smaller (never end early).
+        """
+        rows, reported, maximum = _page_of(body, zone)
+        count = len(rows) if reported is None else max(reported, len(rows))
+        if reported is not None and reported != len(rows):
+            self.log.warning(f"AroFlo zone={zone} page {page}: currentpageresults says {reported} rows, the page "
+                             f"has {len(rows)}; paging on {count}")
+        if count > size:
+            raise PayloadError(f"AroFlo zone={zone}: page {page} has {count} rows for pageSize={size}; "
+                               "the page numbering cannot be trusted")
+        return rows, count, maximum
+
     def _error(self, status: int, message: str, what: str, response: requests.Response) -> AroFloError:
-        text = f"AroFlo {what} answered status {status} ({self._redact(message)})"
+        on_http = f" on HTTP {response.status_code}" if response.status_code != 200 else ""
+        text = f"AroFlo {what} answered status {status}{on_http} ({self._redact(message)})"
         if status == AUTH_STATUS:
             skew_s = clock_skew_s(response)
             skew = ""
@@ -248,18 +307,16 @@ def _status_of(body, what: str) -> tuple[int, str]:
     return status, str(body.get("statusmessage") or "")
 
 
-def _page_of(body: dict, zone: str) -> tuple[list[dict], int, int | None]:
-    """Rows, ``currentpageresults`` and ``maxpageresults`` (both compared as ints; they come as "500" or 500)."""
+def _page_of(body: dict, zone: str) -> tuple[list[dict], int | None, int | None]:
+    """Rows, ``currentpageresults`` and ``maxpageresults`` as ints (they come as "500" or 500), None if absent."""
     response = require(body, "zoneresponse", where=f"AroFlo zone={zone}")
     if not isinstance(response, dict):
         raise PayloadError(f"AroFlo zone={zone}: zoneresponse is {type(response).__name__}, not an object")
-    current = _as_int(require(response, "currentpageresults", where=f"AroFlo zone={zone}"), "currentpageresults")
-    maximum = response.get("maxpageresults")
-    maximum = _as_int(maximum, "maxpageresults") if maximum not in (None, "") else None
+    reported, maximum = (_optional_int(response.get(name), name) for name in ("currentpageresults", "maxpageresults"))
     rows = response.get(zone)
     if rows is None:  # another row key (the contract saw e.g. "items" on other zones): the one list there is
         lists = [value for value in response.values() if isinstance(value, list)]
-        if len(lists) > 1 or (not lists and current > 0):
+        if len(lists) > 1 or (not lists and reported != 0):
             raise PayloadError(f"AroFlo zone={zone}: zoneresponse lacks {zone!r} (found {sorted(response)[:10]})")
         rows = lists[0] if lists else []
     if isinstance(rows, dict):  # one row, as XML-to-JSON conversions write it
@@ -268,9 +325,11 @@ def _page_of(body: dict, zone: str) -> tuple[list[dict], int, int | None]:
         rows = []
     if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
         raise PayloadError(f"AroFlo zone={zone}: {zone!r} is not a list of objects")
-    if len(rows) != current:
-        raise PayloadError(f"AroFlo zone={zone}: currentpageresults says {current} rows, the page has {len(rows)}")
-    return rows, current, maximum
+    return rows, reported, maximum
+
+
+def _optional_int(value, name: str) -> int | None:
+    return None if value is None or value == "" else _as_int(value, name)
 
 
 def _as_int(value, name: str) -> int:

@@ -15,7 +15,8 @@ interrupted walk resumes at that cursor, a new walk starts a lookback before it.
 blank). suppliers: ``datetimeinserted`` for new suppliers plus a full re-scan every ``supplier_full_resync_days``
 (suppliers have no last-modified field).
 payments: ``datepaid`` windows, re-reading ``__PAYMENTS_LOOKBACK_DAYS`` days each sync.
-Quirks: a body ``status`` other than "0" is an error even on HTTP 200; -99999 is bad credentials or a clock
+Quirks: a body ``status`` other than "0" is an error even on HTTP 200 (and decides on a 4xx/5xx too, since
+which HTTP status comes with it is unconfirmed); -99999 is bad credentials or a clock
 outside AroFlo's window; 6/429 back off; 8/888888 halve ``pageSize``; 7 (2,000 requests a day) checkpoints and
 ends the sync cleanly with a warning, and the next sync resumes from the checkpoint.
 """
@@ -157,13 +158,14 @@ def update(configuration: dict, state: dict):
 
 
 def open_api(settings: Settings, attempts: int | None = None) -> ZoneApi:
-    """One Session, signing every attempt, 3 requests/s and 120/min, secrets registered for redaction."""
+    """One Session, signing every attempt, 3 requests/s and 120/min, secrets registered for redaction; a body
+    status on an HTTP error goes to ZoneApi's body-status rules (which HTTP status comes with one is unconfirmed)."""
     attempts = attempts or settings.retry_attempts + 1
     auth = aroflo_api.AroFloHmacAuth(settings.uencoded, settings.pencoded, settings.orgencoded,
                                      settings.secret_key, host_ip=settings.host_ip)
     client = Client(auth=auth, timeout_s=(min(__CONNECT_TIMEOUT_S, settings.timeout_s), settings.timeout_s),
                     retry=RetryPolicy(max_attempts=attempts), limiter=new_rate_limiter(),
-                    auth_failure_hint=aroflo_api.AUTH_ADVICE, log=log)
+                    auth_failure_hint=aroflo_api.AUTH_ADVICE, on_response=aroflo_api.status_on_http_error, log=log)
     return ZoneApi(client, settings.base_url, attempts=attempts, log=log, debug=settings.debug_logging)
 
 

@@ -440,6 +440,13 @@ class AroFloFake(Fake):
         return Reply.text('{"status": "0", "statusmessage": "Login OK", "zoneresponse": {"users": [{"userid": ',
                           content_type="text/json")
 
+    def without_envelope(self, request: Request) -> Reply:
+        zone = (request.arg("zone") or "users").lower()
+        body = {"status": "0", "statusmessage": "Login OK",
+                "zoneresponse": {"pagenumber": "1", "maxpageresults": "500", "currentpageresults": 3,
+                                 f"{zone}_renamed": {"count": 3}}}  # the rows' key is gone, its count is not
+        return Reply.json(body, 200, {"Content-Type": "text/json; charset=utf-8"})
+
     def expired_token(self, request: Request) -> Reply:
         return Reply.json({"status": "-99999", "statusmessage": "Payload has expired"}, self.error_http_status,
                           {"Content-Type": "text/json; charset=utf-8"})

@@ -159,6 +159,8 @@ def test_setup_test_explains_each_failure(aroflo, fake_box, monkeypatch):
 
     template = json.loads((ROOT / "aroflo" / "configuration.json").read_text())
     assert "placeholder" in aroflo.test_connection(template).failure
+    bad_value = aroflo.test_connection({**configuration, "max_records_per_page": "1000"}).failure
+    assert bad_value == "configuration key 'max_records_per_page': expected an integer from 1 to 500, got '1000'"
 
 
 def test_the_form_lists_every_key(aroflo):

@@ -133,6 +133,20 @@ def test_every_attempt_is_signed_afresh_retries_included(aroflo, vtime):
                                                                             hashlib.sha512).hexdigest()
 
 
+def test_attempts_within_one_millisecond_still_get_their_own_stamp_and_signature(aroflo):
+    """A retry without backoff can come in the same millisecond: the stamp moves on by one millisecond."""
+    auth = api_module().AroFloHmacAuth("u1234", "p1234", "o1234", "k1234", clock=lambda: FIXED)
+    requests_sent = [signed(auth, "https://api.aroflo.com/?zone=users&page=1") for _ in range(3)]
+    stamps = [request.headers["afdatetimeutc"] for request in requests_sent]
+    assert stamps == ["2024-05-13T23:14:15.000Z", "2024-05-13T23:14:15.001Z", "2024-05-13T23:14:15.002Z"]
+    assert len({request.headers["Authentication"] for request in requests_sent}) == 3
+    for request in requests_sent:
+        to_sign = "+".join(["GET", "", "text/json", "uencoded=u1234&pencoded=p1234&orgEncoded=o1234",
+                            request.headers["afdatetimeutc"], "zone=users&page=1"])
+        assert request.headers["Authentication"] == "HMAC " + hmac.new(b"k1234", to_sign.encode(),
+                                                                       hashlib.sha512).hexdigest()
+
+
 def test_a_stale_timestamp_is_refused_by_the_fake_with_payload_expired(aroflo, fake_box, monkeypatch):
     fake, box, configuration = fake_box()
     module = api_module()

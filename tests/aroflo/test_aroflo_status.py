@@ -116,9 +116,47 @@ def test_an_unknown_status_on_http_200_is_an_error(aroflo, fake_box):
 
 def test_authentication_failure_on_http_401_gets_the_same_advice(aroflo, fake_box):
     fake, box, configuration = fake_box(error_http_status=401)
-    with pytest.raises(HttpError, match="HTTP 401.*credentials are wrong.*clock") as error:
+    with pytest.raises(api_module().AuthenticationFailed, match="status -99999 on HTTP 401.*credentials are wrong"
+                                                                 ".*clock") as error:
         run_update(aroflo, {**configuration, "pencoded": "wrong-pencoded"})
     assert "wrong-pencoded" not in str(error.value)
+    assert len(box.requests_to("aroflo")) == 1  # not retried
+
+
+@responses.activate
+def test_an_http_401_without_an_aroflo_body_names_both_causes_too(aroflo, vtime):
+    responses.get("https://api.aroflo.com/", body="Unauthorized", status=401)
+    with pytest.raises(HttpError, match="HTTP 401.*credentials are wrong.*clock"):
+        run_update(aroflo, REQUIRED)
+    assert len(responses.calls) == 1
+
+
+@pytest.mark.parametrize("http_status", [429, 503])
+def test_the_daily_limit_on_an_http_error_still_ends_the_sync_cleanly(aroflo, fake_box, http_status):
+    """Which HTTP status comes with a body error is unconfirmed: status 7 on a 429 or 503 is still status 7."""
+    fake, box, configuration = fake_box(per_day=6, error_http_status=http_status)
+    first, state = run_update(aroflo, configuration)
+    assert [kind for kind, _, _ in first.operations[-2:]] == ["checkpoint", "warning"]
+    assert len(box.requests_to("aroflo")) == 7  # the status-7 answer is not retried as an HTTP error
+    assert state["suppliers"]["full_scan"]["walking"] == ["cursor"]
+
+
+@pytest.mark.parametrize("status", ["8", "888888"])
+def test_a_heavy_page_on_an_http_500_still_halves_page_size(aroflo, fake_box, status):
+    fake, box, configuration = fake_box(error_http_status=500)
+    fake.control_trigger(status, zone="payments", nth=2)
+    recorder, _ = run_update(aroflo, {**configuration, "max_records_per_page": "125"})
+    assert requests_of(box, "payments") == [("1", "125"), ("2", "125"), ("3", "62"), ("4", "62")]
+    assert len(recorder.upserts("payments")) == SMALL["payments"]
+
+
+def test_a_body_throttle_on_an_http_429_follows_the_body_rules(aroflo, fake_box, vtime):
+    fake, box, configuration = fake_box(error_http_status=429)
+    fake.control_trigger("6", zone="users", nth=2, times=2)
+    recorder, _ = run_update(aroflo, configuration)
+    assert_complete(fake, recorder)
+    assert aroflo.log.text().count("status 6 (injected status 6): rate limited; retry") == 2
+    assert len([w for w in vtime.waits if w >= 2.5]) == 2  # the body backoff: 5 s then 10 s, jittered by half
 
 
 @pytest.mark.parametrize("fault, options", [
@@ -204,10 +242,10 @@ def test_a_body_throttle_honours_retry_after(aroflo, vtime):
 
 @responses.activate
 @pytest.mark.parametrize("page, message", [
-    (_users_page([{"userid": "a"}], current=2), "currentpageresults says 2 rows, the page has 1"),
     (_users_page([{"userid": str(n)} for n in range(3)]), "3 rows for pageSize=2"),
     ({"status": "0", "statusmessage": "Login OK"}, "lacks 'zoneresponse'"),
-    ({"status": "0", "zoneresponse": {"users": [], "maxpageresults": "500"}}, "lacks 'currentpageresults'"),
+    ({"status": "0", "zoneresponse": {"maxpageresults": "500"}}, "zoneresponse lacks 'users'"),
+    ({"status": "0", "zoneresponse": {"currentpageresults": 2, "maxpageresults": "500"}}, "lacks 'users'"),
     ({"statusmessage": "Login OK", "zoneresponse": {}}, "lacks 'status'"),
     (_users_page([{"username": "no id"}]), "a row has no userid"),
     (_users_page([{"userid": "a", "archived": "maybe"}]), "field archived: expected a boolean"),
@@ -240,3 +278,29 @@ def test_a_short_page_below_page_size_but_maxpageresults_500_is_not_the_end(arof
     responses.get("https://api.aroflo.com/", json=_users_page([]))
     recorder, _ = run_update(aroflo, {**REQUIRED, "max_records_per_page": "2"})
     assert len(responses.calls) == 3 and len(recorder.upserts("users")) == 2
+
+
+@responses.activate
+def test_a_missing_or_disagreeing_row_count_never_ends_a_walk_early(aroflo, vtime):
+    """currentpageresults missing: the rows' number decides; disagreeing: the larger, with a warning."""
+    responses.get("https://api.aroflo.com/", json=_users_page([{"userid": "a"}], current=2, maximum="2"))
+    no_count = _users_page([{"userid": "b"}, {"userid": "c"}], maximum="2")
+    del no_count["zoneresponse"]["currentpageresults"]
+    responses.get("https://api.aroflo.com/", json=no_count)
+    responses.get("https://api.aroflo.com/", json=_users_page([{"userid": "d"}], maximum="2"))
+    responses.get("https://api.aroflo.com/", json=_users_page([]))  # the created walk
+    recorder, _ = run_update(aroflo, {**REQUIRED, "max_records_per_page": "2"})
+    pages = [call.request.url.split("&page=")[1] for call in responses.calls]
+    assert pages == ["1&pageSize=2", "2&pageSize=2", "3&pageSize=2", "1&pageSize=2"]
+    assert [row["id"] for row in recorder.upserts("users")] == ["a", "b", "c", "d"]
+    assert "currentpageresults says 2 rows, the page has 1; paging on 2" in aroflo.log.text()
+
+
+@responses.activate
+def test_a_server_that_ignores_page_fails_instead_of_looping(aroflo, vtime):
+    responses.get("https://api.aroflo.com/", json=_users_page([{"userid": "a"}, {"userid": "b"}], maximum="2"))
+    failed = Recorder()
+    with pytest.raises(PayloadError, match="page 2 repeats page 1 row for row"):
+        run_update(aroflo, {**REQUIRED, "max_records_per_page": "2"}, recorder=failed)
+    assert len(responses.calls) == 2
+    assert [row["id"] for row in failed.upserts("users")] == ["a", "b"]  # the repeated page is not delivered

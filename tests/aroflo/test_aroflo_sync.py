@@ -303,3 +303,37 @@ def test_archiving_arrives_but_hard_deletions_are_not_captured(aroflo, fake_box)
     assert deleted_payment in synced(replay, "payments")  # the API reports no deletions
     assert deleted_payment not in source_ids(fake, "payments")
     assert not [op for op in second.operations if op[0] in ("delete", "truncate")]
+
+
+def test_progress_logs_follow_each_walk_and_close_each_table(aroflo, fake_box, monkeypatch):
+    original = aroflo.TableProgress
+    monkeypatch.setattr(aroflo, "TableProgress", lambda table, log=None, **options: original(
+        table, log=log, **{**options, "log_every_seconds": 0}))  # a line per page, as on a slow sync
+    fake, box, configuration = fake_box()
+    run_update(aroflo, configuration)
+    lines = [message for level, message in aroflo.log.lines if level == "INFO"]
+    assert "users: reading rows with lastupdateddatetimeutc > 2001-01-01 00:00:00" in lines
+    assert "payments: 100 rows so far from 2 pages (page 2, pageSize 50)" in lines
+    for table in TABLES:
+        closing = [line for line in lines if line.startswith(f"{table}: ") and "rows delivered" in line]
+        assert closing == [f"{table}: {SMALL[table] if table != 'users' else closing_users(fake)} rows delivered "
+                           f"from {len([r for r in box.requests_to('aroflo') if r.arg('zone') == table])} pages"]
+
+
+def closing_users(fake) -> int:
+    """Both user walks: every updated user, then every user by creation time."""
+    return sum(1 for row in fake.rows("users") if row["lastupdateddatetimeutc"].strip()) + SMALL["users"]
+
+
+def test_a_checkpoint_follows_every_full_page_and_claims_only_rows_already_upserted(aroflo, fake_box):
+    fake, box, configuration = fake_box()  # 50 rows a page: payments has 4 full pages and a short fifth
+    recorder, _ = run_update(aroflo, configuration)
+    upserted, mid_walk = [], []
+    for kind, table, data in recorder.operations:
+        if kind == "upsert" and table == "payments":
+            upserted.append(data["datepaid"])
+        elif kind == "checkpoint" and data.get("payments", {}).get("walking"):
+            mid_walk.append((len(upserted), data["payments"]["cursor"]))
+            assert data["payments"]["cursor"] == max(upserted)  # nothing below it is still to come
+    assert [count for count, _ in mid_walk] == [50, 100, 150, 200]
+    assert recorder.checkpoints[-1]["payments"] == {"cursor": max(upserted)}
