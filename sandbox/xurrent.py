@@ -462,6 +462,9 @@ class XurrentFake(Fake):
     def malformed(self, request: Request) -> Reply:
         return Reply.text('[{"id": 1001, "name": "Widget', content_type="application/json")
 
+    def without_envelope(self, request: Request) -> Reply:
+        return Reply.json({"data": [{"id": 1001}], "meta": {}})  # an object, not the documented bare array
+
 
 def _conditions(text: str) -> list[tuple[str, str]]:
     """``>=A<B`` -> [(">=", A), ("<", B)]; ``A`` -> [("=", A)]."""

@@ -1,14 +1,16 @@
 """Xurrent (formerly 4me) connector: organizations, products and projects.
 
 Source: Xurrent's REST API v1 at the account's regional host (``https://api[.au|.uk|.ch|.us].xurrent.com/v1``, QA
-``api.xurrent.qa``, demo ``api.xurrent-demo.com``) or a configured ``base_url``. Every API request carries
-``Authorization: Bearer <token>`` and ``X-Xurrent-Account: <account_id>``. The token is a personal access token
-(``oauth_token``) or comes from the OAuth2 client-credentials grant at the region's OAuth host
-(``https://oauth[.region].xurrent.com/token``), renewed before it expires and once more after a 401.
+``api.xurrent.qa``, demo ``api.xurrent-demo.com``) or a configured ``base_url``. Every request, OAuth token
+requests included (the docs say "every request"), carries ``X-Xurrent-Account: <account_id>``; every API request
+carries ``Authorization: Bearer <token>``. The token is a personal access token (``oauth_token``) or comes from the
+OAuth2 client-credentials grant at the region's OAuth host (``https://oauth[.region].xurrent.com/token``), renewed
+before it expires and once more after a 401.
 Paging: bare JSON arrays, ``per_page`` up to 100, ``Link rel="next"`` followed verbatim (opaque ``search_after``).
 Incremental: each table asks ``sort=updated_at&updated_at=>=<cursor>``; rows arrive in ascending ``updated_at`` order,
-so the cursor (the largest ``updated_at`` delivered, in UTC) is checkpointed at page boundaries. The inclusive bound
-re-reads the cursor's second; upserts by ``id`` absorb the overlap.
+so the cursor (the largest ``updated_at`` delivered, in UTC) follows every page and is checkpointed every few
+thousand rows and when a page fails. The inclusive bound re-reads the cursor's second; upserts by ``id`` absorb
+the overlap.
 Quirks: collections return only default fields unless ``fields=`` names the rest; ``disabled`` is left out (not
 false) for enabled records; timestamps carry local offsets (delivered in UTC); decimals are strings (delivered as
 DECIMAL); a walk is capped at 100,000 records (``X-Pagination-Throttled: true``), so a capped walk continues in a
@@ -18,7 +20,6 @@ Rate limits: 429 + Retry-After (the shared client), ``x-ratelimit-remaining``/``
 limit of 20 requests per 2.2 seconds (the documented burst limit is about 20 per 2 s).
 """
 
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
@@ -33,7 +34,7 @@ from shared import config, http_client, timestamps
 from shared.auth import BearerToken, OAuth2ClientCredentials
 from shared.flatten import flatten_record
 from shared.http_client import Client, RateLimiter, RetryPolicy
-from shared.pagination import PaginationError, by_next_link
+from shared.pagination import PAGE_FAILURES, PaginationError, by_next_link
 from shared.parsing import PayloadError
 from shared.progress import TableProgress
 from shared.setup_check import explain_failure
@@ -48,9 +49,10 @@ __MAX_PAGE_SIZE = 100
 __CONNECT_TIMEOUT_S = 10.0
 __BURST_WINDOW_S = 2.2  # Xurrent's short-burst limit is about 20 requests per 2 s; 0.2 s margin for network jitter
 __BURST_MAX_REQUESTS = 20
+__CHECKPOINT_EVERY_ROWS = 5_000  # each checkpoint is a destination transaction; a crash re-reads at most this many
 __QUOTA_FLOOR_REQUESTS = 2  # pause for the quota reset when this few requests are left
 __MAX_QUOTA_WAIT_S = 3660.0  # the quota window is hourly (inferred); never wait longer than that and a minute
-__QUOTA_RESET_MARGIN_S = 1.0  # x-ratelimit-reset has whole seconds; wake up just after it, not just before
+__QUOTA_RESET_MARGIN_S = 0.5  # x-ratelimit-reset has whole seconds; wake up just after it, not just before
 __CURSOR_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # the API's filter format: UTC, whole seconds
 __DECIMAL = {"type": "DECIMAL", "precision": 38, "scale": 6}
 __API_HINT = ("Likely causes: the token (personal access token or OAuth client) is wrong, expired or revoked; its "
@@ -58,9 +60,6 @@ __API_HINT = ("Likely causes: the token (personal access token or OAuth client) 
               "the token belongs to; or 'region' (or 'base_url') is not the account's region")
 __TOKEN_HINT = ("The OAuth token request was refused: check 'client_id' and 'client_secret', and that 'region' (or "
                 "'token_url') is the account's region")
-
-now_epoch_s = time.time  # wall clock for the quota pacing (tests replace it)
-
 
 @dataclass(frozen=True)
 class Table:
@@ -186,18 +185,16 @@ def update(configuration: dict, state: dict):
 
 
 def new_client(settings: Settings) -> Client:
-    """One session; the account header rides on the API auth only, so token requests go without it."""
+    """One session whose every request (token requests included) carries the account header."""
     http = Client(timeout_s=(__CONNECT_TIMEOUT_S, float(settings.timeout_s)),
                   retry=RetryPolicy(max_attempts=settings.retry_attempts + 1),
                   limiter=RateLimiter([(__BURST_WINDOW_S, __BURST_MAX_REQUESTS)]),
-                  headers={"Accept": "application/json"}, auth_failure_hint=__TOKEN_HINT,
-                  on_response=pace_by_quota, log=log)
-    account = {__ACCOUNT_HEADER: settings.account_id}
+                  headers={"Accept": "application/json", __ACCOUNT_HEADER: settings.account_id},
+                  auth_failure_hint=__TOKEN_HINT, on_response=pace_by_quota, log=log)
     if settings.oauth_token:
-        auth = BearerToken(settings.oauth_token, account)
+        auth = BearerToken(settings.oauth_token)
     else:
-        auth = OAuth2ClientCredentials(settings.token_url, settings.client_id, settings.client_secret, http,
-                                       extra_headers=account)
+        auth = OAuth2ClientCredentials(settings.token_url, settings.client_id, settings.client_secret, http)
     return http.with_auth(auth, auth_failure_hint=__API_HINT)
 
 
@@ -206,11 +203,28 @@ def sync_table(http: Client, settings: Settings, state: dict, table: Table) -> N
 
     A walk the API caps (throttled) continues in a new window from the largest ``updated_at`` it reached.
     """
-    entry = state.setdefault(table.name, {})
-    since = lower_bound(entry, settings)
-    progress = TableProgress(table.name, log)
+    since = lower_bound(state.setdefault(table.name, {}), settings)
+    progress = TableProgress(table.name, log, every_rows=__CHECKPOINT_EVERY_ROWS)
     while True:
-        walk = {"since": since, "latest": None, "ascending": True, "throttled": False}
+        walk = sync_walk(http, settings, state, table, since, progress)
+        if not walk["throttled"]:
+            break
+        since = next_window(walk, table)
+    # Checkpoint: the table is complete up to its cursor.
+    op.checkpoint(state)
+    progress.finished(f"cursor {state[table.name].get('cursor')}")
+
+
+def sync_walk(http: Client, settings: Settings, state: dict, table: Table, since: str | None,
+              progress: TableProgress) -> dict:
+    """One walk from ``since``: every row upserted; while rows ascend, the cursor follows every page.
+
+    The state's cursor is brought up to date after each page and committed at the progress cadence (each
+    checkpoint is a destination transaction) and when a page fails, so a failed sync resumes at the failed page.
+    """
+    entry = state[table.name]
+    walk = {"since": since, "latest": None, "ascending": True, "throttled": False, "undated": 0}
+    try:
         for page in walk_pages(http, settings, table, since, settings.page_size):
             for record in page.records:
                 row = to_row(record, table)
@@ -219,18 +233,20 @@ def sync_table(http: Client, settings: Settings, state: dict, table: Table) -> N
                 note_updated_at(walk, row["updated_at"], table)
             walk["throttled"] |= page.response.headers.get("X-Pagination-Throttled", "").lower() == "true"
             progress.page_done(len(page.records), f"updated_at up to {walk['latest']}")
-            if walk["ascending"] and progress.checkpoint_due():
+            if walk["ascending"]:
                 advance_cursor(entry, walk["latest"])
-                # Checkpoint: every row up to the cursor is delivered, and rows come in ascending order.
-                op.checkpoint(state)
-                progress.checkpointed()
-        advance_cursor(entry, walk["latest"])
-        if not walk["throttled"]:
-            break
-        since = next_window(walk, table)
-    # Checkpoint: the table is complete up to its cursor.
-    op.checkpoint(state)
-    progress.finished(f"cursor {entry.get('cursor')}")
+                if progress.checkpoint_due():
+                    # Checkpoint: rows come in ascending updated_at order, so every row up to the cursor is delivered.
+                    op.checkpoint(state)
+                    progress.checkpointed()
+    except PAGE_FAILURES:
+        # Checkpoint: the pages before the failure are delivered and the cursor covers only them.
+        op.checkpoint(state)
+        raise
+    advance_cursor(entry, walk["latest"])
+    if walk["undated"]:
+        log.warning(f"{table.name}: {walk['undated']} records had no updated_at; delivered, not used for the cursor")
+    return walk
 
 
 def lower_bound(entry: dict, settings: Settings) -> str | None:
@@ -258,6 +274,9 @@ def walk_pages(http: Client, settings: Settings, table: Table, since: str | None
 
 def note_updated_at(walk: dict, updated_at: str, table: Table) -> None:
     """Track the largest ``updated_at`` of the walk and whether rows still ascend (checkpoints rely on it)."""
+    if updated_at is None:
+        walk["undated"] += 1
+        return
     value = updated_at[:19] + "Z"
     if walk["latest"] and value < walk["latest"] and walk["ascending"]:
         walk["ascending"] = False
@@ -292,16 +311,14 @@ def to_row(record: dict, table: Table) -> dict:
         record["disabled"] = False  # collections leave it out for enabled records
     row = flatten_record(record, json_keys=set(table.json_fields))
     for ref in table.references:
-        if ref in row and row[ref] is None:
+        if ref in row and row[ref] is None:  # a blank reference: its flattened columns become NULL
             del row[ref]
-            row[f"{ref}_id"] = None
+            row[f"{ref}_id"] = row[f"{ref}_name"] = None
     for name in table.timestamps:
         row[name] = timestamps.to_utc_iso(row.get(name))
     for name in table.decimals:
         if row.get(name) is not None:
             row[name] = str(row[name])  # DECIMAL takes strings exactly; a float would lose digits
-    if row["updated_at"] is None:
-        raise PayloadError(f"{table.name}: record {record['id']} has no updated_at")
     return row
 
 
@@ -314,7 +331,7 @@ def pace_by_quota(response) -> None:
     reset_epoch_s = _int_or_none(response.headers.get("x-ratelimit-reset"))
     if remaining is None or reset_epoch_s is None or remaining > __QUOTA_FLOOR_REQUESTS:
         return
-    wait_s = min(__MAX_QUOTA_WAIT_S, reset_epoch_s - now_epoch_s() + __QUOTA_RESET_MARGIN_S)
+    wait_s = min(__MAX_QUOTA_WAIT_S, reset_epoch_s - http_client.wall_clock() + __QUOTA_RESET_MARGIN_S)
     if wait_s > 0:
         log.warning(f"Xurrent request quota nearly spent ({remaining} left); waiting {wait_s:.0f}s for its reset")
         http_client.sleep(wait_s)

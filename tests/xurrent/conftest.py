@@ -1,8 +1,9 @@
 """Fixtures for the Xurrent tests: the connector with every clock it reads tied to one virtual clock.
 
 Sleeping is patched out (``sleeps``), so real time barely moves; the virtual clock is real time plus every wait
-the connector asked for. The burst limiter, the OAuth token's renewal time, the quota pacing and (when a test
-passes it) the fake's own clock all read it, so a wait "passes" for all of them at once and nothing sleeps.
+the connector asked for. The burst limiter, the OAuth token's renewal time, the quota pacing (through
+``http_client.wall_clock``, which ``sleeps`` moves too) and (when a test passes it) the fake's own clock all read
+it, so a wait "passes" for all of them at once and nothing sleeps.
 """
 
 import functools
@@ -26,5 +27,4 @@ def xurrent(monkeypatch, sleeps, clock):
     monkeypatch.setattr(module, "RateLimiter", functools.partial(module.RateLimiter, clock=monotonic))
     monkeypatch.setattr(module, "OAuth2ClientCredentials",
                         functools.partial(module.OAuth2ClientCredentials, clock=clock))
-    monkeypatch.setattr(module, "now_epoch_s", clock)
     return module

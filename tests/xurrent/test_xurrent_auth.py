@@ -62,14 +62,15 @@ def test_a_personal_access_token_goes_to_the_region_host_with_the_account_header
 
 
 @responses.activate
-def test_client_credentials_fetch_a_token_from_the_oauth_host_without_the_account_header(xurrent, sleeps):
+def test_client_credentials_fetch_a_token_from_the_oauth_host_with_the_account_header(xurrent, sleeps):
     token = responses.post("https://oauth.xurrent.com/token",
                            json={"access_token": "issued-access-token-1", "token_type": "Bearer", "expires_in": 7200})
     _mock_empty_tables("https://api.xurrent.com")
     run_update(xurrent, {"account_id": ACCOUNT, "client_id": "my-client", "client_secret": "my-client-secret"})
     assert token.call_count == 1
     token_call = responses.calls[0].request
-    assert "X-Xurrent-Account" not in token_call.headers and "Authorization" not in token_call.headers
+    assert token_call.headers["X-Xurrent-Account"] == ACCOUNT  # "every request" (contract 2.2)
+    assert "Authorization" not in token_call.headers
     assert "grant_type=client_credentials" in token_call.body and "client_id=my-client" in token_call.body
     for call in responses.calls[1:]:
         assert call.request.headers["Authorization"] == "Bearer issued-access-token-1"
@@ -82,7 +83,7 @@ def test_client_credentials_sync_with_one_token_against_the_fake(xurrent, sandbo
     recorder, _ = run_update(xurrent, box.configuration("xurrent"))
     assert len(recorder.upserts("projects")) == len(fake.ids("projects"))
     assert len(token_requests(box)) == 1 and fake.refused[401] == 0
-    assert all(r.header("x-xurrent-account") is None for r in token_requests(box))
+    assert all(r.header("x-xurrent-account") == ACCOUNT for r in token_requests(box))
 
 
 def test_a_token_that_expires_mid_sync_is_renewed_once_and_the_sync_succeeds(xurrent, sandbox, sleeps, log,

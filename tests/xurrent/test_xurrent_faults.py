@@ -68,9 +68,14 @@ def test_a_malformed_page_fails_the_sync_and_moves_no_cursor_past_it(xurrent, sa
     failed = Recorder()
     with pytest.raises(PayloadError, match="not JSON"):
         run_update(xurrent, configuration, recorder=failed)
-    assert "products" not in failed.checkpoints[-1] and "organizations" in failed.checkpoints[-1]
-    recorder, _ = run_update(xurrent, configuration, failed.checkpoints[-1])
-    assert {row["id"] for row in recorder.upserts("products")} == fake.ids("products")
+    delivered = failed.upserts("products")
+    assert len(delivered) == 100  # the first page; the second was malformed
+    saved = failed.checkpoints[-1]
+    assert saved["products"]["cursor"] == max(row["updated_at"] for row in delivered)[:19] + "Z"
+    assert "projects" not in saved and "organizations" in saved
+    recorder, _ = run_update(xurrent, configuration, saved)
+    assert set(row["id"] for row in delivered) | {row["id"] for row in recorder.upserts("products")} == \
+        fake.ids("products")
 
 
 def test_a_persistent_network_failure_fails_with_a_clear_message(xurrent, sandbox, sleeps):

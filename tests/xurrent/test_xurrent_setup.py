@@ -27,7 +27,11 @@ PAT = "pat-0123456789abcdef"
     ({"max_records_per_page": "101"}, "'max_records_per_page': expected an integer from 1 to 100"),
     ({"max_records_per_page": "0"}, "'max_records_per_page': expected an integer from 1 to 100"),
     ({"request_timeout_seconds": "9"}, "'request_timeout_seconds': expected an integer from 10 to 300"),
+    ({"request_timeout_seconds": "301"}, "'request_timeout_seconds': expected an integer from 10 to 300"),
+    ({"retry_attempts": "0"}, "'retry_attempts': expected an integer from 1 to 10"),
     ({"retry_attempts": "11"}, "'retry_attempts': expected an integer from 1 to 10"),
+    ({"initial_sync_days": "thirty"}, "'initial_sync_days': expected an integer from 1 to 365, got 'thirty'"),
+    ({"client_id": "<YOUR_OAUTH_CLIENT_ID>", "oauth_token": ""}, "'client_id' still holds the template placeholder"),
     ({"enable_incremental_sync": "maybe"}, "'enable_incremental_sync': expected true or false"),
 ])
 def test_bad_configuration_names_the_key_and_the_expected_form(xurrent, changes, message):

@@ -1,6 +1,5 @@
 """Xurrent connector against its sandbox fake (real HTTP on 127.0.0.1): rows, paging, cursors, windows, resume."""
 
-import functools
 import math
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs
@@ -44,6 +43,21 @@ def test_every_table_delivers_every_row_once_across_pages(xurrent, sandbox, slee
         assert len(recorder.upserts(table)) == len(fake.ids(table)), f"{table}: a row was delivered twice"
         assert len(api_requests(box, table)) == math.ceil(len(fake.ids(table)) / 100), table
     assert state == expected_state(fake)
+    # Small tables are committed once, at their end: the cadence is every 5,000 rows (or 30 s).
+    assert len(recorder.checkpoints) == 3
+
+
+def test_a_long_walk_checkpoints_its_cursor_at_page_boundaries_at_the_cadence(xurrent, sandbox, sleeps, monkeypatch):
+    """What a crash (no chance to checkpoint on the way out) falls back to: the last cadence checkpoint."""
+    monkeypatch.setattr(xurrent, "__CHECKPOINT_EVERY_ROWS", 200)
+    fake = XurrentFake()
+    box = sandbox(fake)
+    recorder, state = run_update(xurrent, box.configuration("xurrent"))
+    organizations = [c["organizations"]["cursor"] for c in recorder.checkpoints if "products" not in c]
+    # 230 organizations in pages of 100: a checkpoint after page 2 (200 rows), then the table's own at its end.
+    assert len(organizations) == 2 and organizations[-1] == state["organizations"]["cursor"]
+    page_two = sorted(fake.updated["organizations"].values())[199]
+    assert organizations[0] == utc_cursor(page_two)
 
 
 def test_requests_carry_the_account_sort_page_size_and_every_documented_field(xurrent, sandbox, sleeps):
@@ -158,8 +172,7 @@ def test_with_incremental_sync_off_every_sync_reads_everything(xurrent, sandbox,
     assert set(synced(recorder, "projects")) == fake.ids("projects") and again == state
 
 
-def test_a_failure_mid_table_resumes_from_the_last_checkpoint_without_loss(xurrent, sandbox, sleeps, monkeypatch):
-    monkeypatch.setattr(xurrent, "TableProgress", functools.partial(xurrent.TableProgress, every_rows=200))
+def test_a_failure_mid_table_resumes_from_the_last_checkpoint_without_loss(xurrent, sandbox, sleeps):
     fake = XurrentFake(counts={"organizations": 1000})
     box = sandbox(fake)
     configuration = box.configuration("xurrent")
@@ -177,6 +190,7 @@ def test_a_failure_mid_table_resumes_from_the_last_checkpoint_without_loss(xurre
     assert query(api_requests(box, "organizations")[0])["updated_at"] == f">={saved['organizations']['cursor']}"
     again = {row["id"] for row in recorder.upserts("organizations")}
     assert committed | again == fake.ids("organizations")
+    assert len(committed) == 500  # five pages of 100, each checkpointed
     assert len(committed & again) <= 3  # only the cursor's own second is read again (3 rows share each second)
     assert state == expected_state(fake)
 
@@ -226,12 +240,14 @@ def test_quota_pacing_waits_for_the_reset_instead_of_hitting_429(xurrent, sandbo
 
 
 def test_the_burst_limiter_keeps_under_20_requests_per_2_seconds(xurrent, sandbox, sleeps, clock):
-    fake = XurrentFake(counts={"organizations": 4500}, burst_limit=20, clock=clock)
+    fake = XurrentFake(counts={"organizations": 4500}, burst_limit=20, clock=clock)  # a 21st request in 2 s: 429
     box = sandbox(fake)
+    started = clock()
     recorder, _ = run_update(xurrent, box.configuration("xurrent"))
     assert len(recorder.upserts("organizations")) == 4500
     assert fake.refused[429] == 0 and len(api_requests(box)) == 45 + 2 + 3
-    assert sum(sleeps) >= 2 * 2  # paced: 50 requests need at least two more 2-second windows
+    # Paced on the virtual clock: requests 21 and 41 wait for a 2.2 s window each (real time counts too).
+    assert clock() - started >= 2 * 2.2 and max(sleeps) <= 2.2
 
 
 def test_a_429_is_retried_after_its_retry_after(xurrent, sandbox, sleeps):
