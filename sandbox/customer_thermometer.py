@@ -217,6 +217,9 @@ class CustomerThermometerFake(Fake):
             return Reply.text(f"<{root}><{row_name}><id>1</id><name>cut", content_type="text/xml")
         return Reply.text("<html><body>Service temporarily unavailable</body></html>", content_type="text/html")
 
+    def without_envelope(self, request: Request) -> Reply:
+        return Reply.text("<response><status>ok</status></response>", content_type="text/xml")  # not its root
+
     def expired_token(self, request: Request) -> Reply:
         return Reply.text("Unauthorized", 401)
 

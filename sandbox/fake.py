@@ -24,6 +24,10 @@ class Fake:
         """A 200 whose body cannot be parsed."""
         return Reply.text('{"results": [{"id": "1", ', content_type="application/json")
 
+    def without_envelope(self, request: Request) -> Reply:
+        """A 200 that parses but lacks the key (or root element) its records live under: a changed API."""
+        return Reply.json({"data": []})
+
     def expired_token(self, request: Request) -> Reply:
         return Reply.json({"message": "Unauthorized"}, 401)
 

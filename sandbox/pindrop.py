@@ -233,6 +233,10 @@ class PindropFake(Fake):
             return Reply.text('{"access_token": ', content_type="application/json")
         return Reply.text('id,status,notes\r\nrow-1,open,fine\r\nrow-2,open,a,broken,row\r\n', content_type="text/csv")
 
+    def without_envelope(self, request: Request) -> Reply:
+        """Reports are bare CSV; the token answer is the one envelope: here without its access_token."""
+        return Reply.json({"token_type": "Bearer", "expires_in": 3600})
+
     def expired_token(self, request: Request) -> Reply:
         return Reply.json({"error": "invalid_token", "message": "The access token expired"}, 401)
 

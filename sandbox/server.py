@@ -8,7 +8,8 @@ added) and on the ``times - 1`` requests after it (``times=None``: every one fro
 answered by the first fault that fires on it, and faults added later do not count it. Kinds:
 ``status`` (any code; ``retry_after`` adds a Retry-After header, seconds or HTTP date), ``slow`` (wait
 ``delay_s`` before answering), ``reset`` (abort the connection), ``truncate`` (send part of the body, then close),
-``malformed`` (the fake's broken payload) and ``expired_token`` (the fake's 401).
+``malformed`` (the fake's broken payload), ``envelope`` (the fake's well-formed answer without its records key or
+root) and ``expired_token`` (the fake's 401).
 
 Control over HTTP, for a sandbox in another process: ``POST /_sandbox/faults`` (JSON: source, path, kind, nth,
 times, options), ``DELETE /_sandbox/faults``, ``GET /_sandbox/requests``, ``POST /_sandbox/<fake>/<action>``.
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-FAULT_KINDS = ("status", "slow", "reset", "truncate", "malformed", "expired_token")
+FAULT_KINDS = ("status", "slow", "reset", "truncate", "malformed", "envelope", "expired_token")
 
 
 @dataclass
@@ -242,6 +243,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(fake.handle(request), truncate=True)
         elif fault.kind == "malformed":
             self._send(fake.malformed(request))
+        elif fault.kind == "envelope":
+            self._send(fake.without_envelope(request))
         elif fault.kind == "expired_token":
             self._send(fake.expired_token(request))
         return True

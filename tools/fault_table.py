@@ -15,7 +15,8 @@ SCENARIOS = (  # (label, test-name pattern)
     ("2. persistent failure mid-table, then convergence", r"test_a_persistent_failure_mid_table"),
     ("3. crash at a random point in 50,000+ rows, resumed", r"test_a_sync_killed_at_a_random_point"),
     ("4. token expiring mid-sync", r"test_a_token_that_expires_mid_sync"),
-    ("5. malformed payload (and AroFlo body statuses)", r"test_a_malformed_payload|test_aroflo_body_status"),
+    ("5. malformed payload, envelope without its key, AroFlo body statuses",
+     r"test_a_malformed_payload|test_an_answer_without_its_envelope_key|test_aroflo_body_status"),
     ("6. canary secrets never printed or written", r"test_canary_secrets_never_leak"),
     ("7. source changes between syncs converge", r"test_the_next_sync_converges_after_the_source_changes"),
 )

@@ -6,7 +6,8 @@ Scenarios (issue 10), each for every connector:
 3. a crash (the process killed at a seeded random point) in a sync of at least 50,000 rows: the resumed sync
    converges, re-reading at most one checkpoint interval per incremental table (test_crash.py);
 4. a token that expires mid-sync (client-credentials connectors): renewed once, the sync succeeds;
-5. a malformed payload: a clear failure, nothing advanced, then convergence;
+5. a malformed payload, and a well-formed answer without its envelope key (or XML root): a clear failure,
+   nothing advanced, then convergence;
 6. canary secrets in every secret field: never in stdout, stderr or any file a run writes, in any scenario;
 7. the source changes between syncs: the next sync converges with a fresh sync of the changed source.
 
@@ -57,6 +58,19 @@ def test_a_malformed_payload_fails_clearly_advances_nothing_and_the_next_sync_co
     assert not runner.sync(configuration)
     output = e2e.output()
     assert any(word in output for word in ("not JSON", "XML", "CSV", "malformed", "not the expected")), output[-2000:]
+    assert runner.sync(configuration), e2e.output()
+    assert runner.snapshot(profile.volatile) == e2e.reference(profile)
+
+
+def test_an_answer_without_its_envelope_key_fails_clearly_advances_nothing_and_the_next_sync_converges(profile, e2e):
+    box, configuration = e2e.start(profile)
+    route, nth = profile.envelope or profile.malformed
+    fault = box.faults.add(profile.name, route, "envelope", nth=nth)
+    runner = e2e.runner(profile)
+    assert not runner.sync(configuration)
+    output = e2e.output()
+    assert fault.fired == 1
+    assert any(word in output for word in ("lacks", "expected", "no access_token")), output[-2000:]
     assert runner.sync(configuration), e2e.output()
     assert runner.snapshot(profile.volatile) == e2e.reference(profile)
 

@@ -21,6 +21,9 @@ class Echo:
     def malformed(self, request):
         return Reply.text("{broken", content_type="application/json")
 
+    def without_envelope(self, request):
+        return Reply.json({"other": []})
+
     def expired_token(self, request):
         return Reply.json({"message": "token expired"}, 401)
 
@@ -81,6 +84,8 @@ def test_reset_truncate_slow_malformed_and_expired_token(sandbox):
         requests.get(box.url("echo") + "/slow", timeout=(2, 0.2))
     box.faults.add("echo", "/m", "malformed")
     assert get(box, "/m").text == "{broken"
+    box.faults.add("echo", "/e", "envelope")
+    assert get(box, "/e").json() == {"other": []}
     box.faults.add("echo", "/t", "expired_token")
     assert get(box, "/t").status_code == 401
 
