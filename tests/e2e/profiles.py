@@ -21,7 +21,7 @@ class Profile:
     large: dict  # fake options for a source of at least 50,000 rows
     large_rows: int
     approx_requests: int  # requests of a whole large sync, to pick a crash point inside it
-    reread_bound: dict  # table -> rows a resumed sync may read again beyond what was not committed
+    reread_bound: dict  # table -> rows a resumed sync may read again beyond what was not committed: one page/report
     full_scan_tables: tuple[str, ...] = ()  # read whole every sync: a resume reads them whole by design
     token_route: str | None = None  # where an expiring token shows up (client-credentials connectors)
     token_fake: dict = field(default_factory=dict)  # fake options for client-credentials mode
@@ -29,6 +29,7 @@ class Profile:
     volatile: dict = field(default_factory=dict)  # table -> columns that hold the sync's own clock
     large_configuration: dict = field(default_factory=dict)  # configuration changes for the large source
     small: dict = field(default_factory=dict)  # fake options for the fault scenarios: several pages, few rows
+    envelope: tuple[str, int] | None = None  # (route, nth) answered without its records key; default: malformed
     adjust: Callable = lambda fake, configuration: configuration  # configuration changes for those scenarios
 
 
@@ -76,7 +77,7 @@ PROFILES = {
         routes=("/brands", "/audiences", "/audit-events", "/lists", "/notifications", "/tenants", "/messages"),
         middle=("/messages", 4), malformed=("/brands", 2), mutate=_mutate_courier,
         large={"counts": {"messages": 50_000}, "message_page_size": 100}, large_rows=50_205,
-        approx_requests=515, reread_bound={"message": 1_100},
+        approx_requests=515, reread_bound={"message": 100},  # one page
         large_configuration={"start_date": None},  # 50,000 messages reach back further than the fake's start date
         full_scan_tables=("brand", "audience", "audit_event", "list", "notification", "tenant")),
     "pindrop": Profile(
@@ -86,28 +87,29 @@ PROFILES = {
         mutate=_mutate_pindrop, large={"rows_per_report": 1_200}, large_rows=50_400, approx_requests=45,
         small={"rows_per_report": 40},
         adjust=lambda fake, configuration: {**configuration, "start_date": str(fake.current_day() - timedelta(days=3))},
-        reread_bound={t: 2 * 1_200 for t in PINDROP_TYPES},  # the report cut off, and the lookback day
-        token_route="/v1/nightly_reports/calls/", token_fake={}),
+        reread_bound={t: 1_200 for t in PINDROP_TYPES},  # one report: the lookback day
+        token_route="/v1/nightly_reports/calls/", token_fake={},
+        envelope=("/oauth2/token", 1)),  # reports are bare CSV: the token answer is the only envelope
     "customer_thermometer": Profile(
         name="customer_thermometer", routes=("/api.php",), middle=("/api.php", 6), malformed=("/api.php", 3),
         mutate=_mutate_customer_thermometer, large={"responses": 50_000}, large_rows=50_000, approx_requests=40,
-        reread_bound={"blast_result": 15_000, "comment": 15_000}, full_scan_tables=("recipient_list", "thermometer"),
+        reread_bound={"blast_result": 10_000, "comment": 10_000}, full_scan_tables=("recipient_list", "thermometer"),
         volatile={"metric": ("captured_at",)}),
     "aroflo": Profile(
         name="aroflo", routes=("/",), middle=("/", 4), malformed=("/", 3), mutate=_mutate_aroflo,
         small={"counts": {"users": 620, "suppliers": 510, "payments": 1_030}},
-        large={"counts": {"users": 20_000, "suppliers": 10_000, "payments": 25_000},
+        large={"counts": {"users": 20_000, "suppliers": 10_000, "payments": 20_500},
                "per_second": None, "per_minute": None, "per_day": None},
-        large_rows=55_000, approx_requests=150,
-        reread_bound={"users": 1_000, "suppliers": 1_000, "payments": 1_000},
+        large_rows=50_500, approx_requests=140,
+        reread_bound={"users": 500, "suppliers": 500, "payments": 500},  # one page
         child_patches={"__RATE_LIMITS": [[1.0, 1_000_000]]}),
     "xurrent": Profile(
         name="xurrent", routes=("/v1/organizations", "/v1/products", "/v1/projects"),
         middle=("/v1/products", 2), malformed=("/v1/projects", 2), mutate=_mutate_xurrent,
-        large={"counts": {"organizations": 20_000, "products": 20_000, "projects": 20_000}, "quota": 10**9,
+        large={"counts": {"organizations": 17_000, "products": 17_000, "projects": 17_000}, "quota": 10**9,
                "rows_per_second": 50},
-        large_rows=60_000, approx_requests=600,
-        reread_bound={t: 5_100 for t in ("organizations", "products", "projects")},  # one checkpoint interval
+        large_rows=51_000, approx_requests=510,
+        reread_bound={t: 100 for t in ("organizations", "products", "projects")},  # one page
         token_route="/v1/organizations", token_fake={"auth_mode": "oauth"},
         child_patches={"__BURST_MAX_REQUESTS": 1_000_000}),
 }
