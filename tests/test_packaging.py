@@ -16,6 +16,9 @@ from sandbox.server import Reply, Sandbox
 from tests.harness import ROOT, existing_connectors
 from tools import package as packaging
 
+# Every test here stages and zips into build/: with pytest-xdist they run in one worker, one after the other.
+pytestmark = pytest.mark.xdist_group("packaging")
+
 CONNECTORS = existing_connectors()
 SHARED_MODULES = sorted(p.name for p in (ROOT / "shared").glob("*.py"))
 
