@@ -1,6 +1,7 @@
 """Deployable packages: what each zip holds, the offline dependency check, the masked deploy key, and each
 package synced by ``fivetran debug`` from an empty folder in a fresh virtualenv."""
 
+import importlib.metadata
 import json
 import os
 import subprocess
@@ -52,6 +53,62 @@ def test_each_zip_holds_the_connector_and_shared_and_nothing_else(packages, name
 def test_requirements_pass_the_dependency_check(name):
     project = packaging.stage(name)
     assert packaging.missing_requirements(project) == []
+
+
+class PypiFake:
+    """PyPI's JSON API as pipreqs asks it (``/<name>/json``), answered from the installed distributions."""
+
+    name = "pypi"
+
+    def handle(self, request):
+        package = request.path.strip("/").removesuffix("/json")
+        try:
+            version = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            return Reply.json({"message": "Not Found"}, 404)
+        return Reply.json({"info": {"name": package, "version": version, "package_url": f"https://pypi.org/{package}"},
+                           "releases": {version: []}})
+
+
+def validate_as_deploy_does(project: Path, monkeypatch, box) -> list[str]:
+    """The SDK's validate_requirements_file as ``fivetran deploy`` runs it (is_deploy, interactive prompts), its
+    pipreqs pointed at the PyPI fake; a prompt fails. Returns what it logged."""
+    from fivetran_connector_sdk_cli import connector_helper
+
+    real_run = subprocess.run
+
+    def pipreqs_on_the_fake(command, *args, **kwargs):
+        if command and command[0] == "pipreqs":
+            command = [str(Path(sys.executable).parent / "pipreqs"), "--pypi-server", box.url("pypi") + "/",
+                       *command[1:]]
+        return real_run(command, *args, **kwargs)
+
+    def no_prompt(prompt=""):
+        raise AssertionError(f"the validation asked: {prompt}")
+
+    logged = []
+    monkeypatch.setattr(connector_helper.subprocess, "run", pipreqs_on_the_fake)
+    monkeypatch.setattr("builtins.input", no_prompt)
+    monkeypatch.setattr(connector_helper, "print_library_log", lambda message, *a, **k: logged.append(message))
+    connector_helper.validate_requirements_file(str(project), True, "3.0.0")
+    return logged
+
+
+@pytest.mark.parametrize("name", CONNECTORS)
+def test_the_sdks_own_deploy_time_dependency_validation_passes_without_a_prompt(name, tmp_path, monkeypatch, sandbox):
+    box = sandbox(PypiFake())
+    logged = validate_as_deploy_does(packaging.stage(name, tmp_path / name), monkeypatch, box)
+    assert [r.path for r in box.requests_to("pypi")], "pipreqs asked the PyPI fake nothing"
+    assert not any("fail" in line or "missing" in line.lower() or "not needed" in line for line in logged), logged
+    assert any("Validation of requirements.txt completed" in line for line in logged), logged
+
+
+def test_the_sdks_validation_would_prompt_for_an_unlisted_import(tmp_path, monkeypatch, sandbox):
+    """The control for the test above: the same run notices a third-party import missing from requirements.txt."""
+    project = packaging.stage("courier", tmp_path / "courier")
+    (project / "extra.py").write_text("import jinja2\n")
+    with pytest.raises(AssertionError, match="the validation asked"):
+        validate_as_deploy_does(project, monkeypatch, sandbox(PypiFake()))
 
 
 def test_the_dependency_check_catches_an_unlisted_import(tmp_path):
