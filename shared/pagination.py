@@ -40,7 +40,7 @@ def by_cursor(http, url: str, *, records_of: Callable[[Any], list], next_cursor_
               max_pages: int = DEFAULT_MAX_PAGES) -> Iterator[Page]:
     """Opaque cursor in the query string (URL-encoded by requests). Stops when ``next_cursor_of`` returns None."""
     cursor = start_cursor
-    seen = set()
+    seen: set[int] = set()  # hashes, not the cursors: a walk of 100,000 small pages would hold every cursor
     for _ in range(max_pages):
         query = dict(params or {})
         if cursor:
@@ -51,9 +51,9 @@ def by_cursor(http, url: str, *, records_of: Callable[[Any], list], next_cursor_
         yield Page(records_of(body), response, next_cursor)
         if not next_cursor:
             return
-        if next_cursor in seen or next_cursor == cursor:
+        if hash(next_cursor) in seen or next_cursor == cursor:
             raise PaginationError(f"{_path(url)}: the API returned cursor {next_cursor!r} twice; stopping a loop")
-        seen.add(next_cursor)
+        seen.add(hash(next_cursor))
         cursor = next_cursor
     raise PaginationError(f"{_path(url)}: more than {max_pages} pages; raise max_pages if this is expected")
 
@@ -82,7 +82,7 @@ def by_next_link(http, url: str, *, records_of: Callable[[Any], list], params: d
     ``params`` apply to the first request only: a next link already carries the whole query.
     """
     next_url, query = url, params
-    seen = {url}
+    seen = {hash(url)}  # hashes: the links of a long walk are long strings
     for _ in range(max_pages):
         response = http.get(next_url, params=query)
         body = json_body(response)
@@ -90,9 +90,9 @@ def by_next_link(http, url: str, *, records_of: Callable[[Any], list], params: d
         yield Page(records_of(body), response, following)
         if following is None:
             return
-        if following in seen:
+        if hash(following) in seen:
             raise PaginationError(f"{_path(url)}: the next link repeats an earlier page; stopping a loop")
-        seen.add(following)
+        seen.add(hash(following))
         next_url, query = following, None
     raise PaginationError(f"{_path(url)}: more than {max_pages} pages; raise max_pages if this is expected")
 

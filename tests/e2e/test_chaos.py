@@ -1,9 +1,10 @@
 """``make chaos``: the fault scenarios again, randomized and longer (deselected from ``make test``).
 
-Each round picks random faults (any transient kind, a malformed payload, or a persistent 503) on random routes
-at random request numbers; a sync that fails is followed by a healthy one, and the warehouse must then equal a
-clean sync's. ``CHAOS_SEED`` fixes the randomness (``make chaos`` picks one and prints it), ``CHAOS_ROUNDS``
-the rounds per connector. Every failure message names the seed and the round, so it can be replayed.
+Each round picks random faults (any transient kind, a malformed payload, an answer without its envelope key,
+or a persistent 503) on random routes at random request numbers; a sync that fails is followed by a healthy one,
+and the warehouse must then equal a clean sync's. ``CHAOS_SEED`` fixes the randomness (``make chaos`` picks one
+and prints it), ``CHAOS_ROUNDS`` the rounds per connector. Every failure message names the seed and the round,
+so it can be replayed.
 """
 
 import os
@@ -17,7 +18,7 @@ from tests.e2e.profiles import PROFILES
 
 SEED = int(os.environ.get("CHAOS_SEED", "20261122"))
 ROUNDS = int(os.environ.get("CHAOS_ROUNDS", "6"))
-EXTRA_KINDS = (("malformed", {}), ("status", {"status": 503, "persistent": True}))
+EXTRA_KINDS = (("malformed", {}), ("envelope", {}), ("status", {"status": 503, "persistent": True}))
 
 
 def random_faults(rng: random.Random, profile) -> list[tuple[str, str, int, int | None, dict]]:
