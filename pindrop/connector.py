@@ -30,7 +30,7 @@ from fivetran_connector_sdk import Operations as op
 
 # The suite's helpers: typed configuration, transport with retries and OAuth2, progress lines, setup advice.
 from shared import config
-from shared.auth import OAuth2ClientCredentials
+from shared.auth import OAuth2ClientCredentials, TokenRequestError
 from shared.http_client import Client, HttpError, RateLimiter
 from shared.parsing import PayloadError, csv_rows
 from shared.progress import TableProgress
@@ -117,8 +117,7 @@ def new_client(settings: Settings) -> Client:
     """One session for the sync; token requests go through it without the bearer auth, reports with it."""
     limiter = RateLimiter.per(second=settings.requests_per_second) if settings.requests_per_second else None
     plain = Client(timeout_s=__TIMEOUT_S, limiter=limiter, auth_failure_hint=__TOKEN_HINT, log=log)
-    oauth = OAuth2ClientCredentials(settings.token_url, settings.client_id, settings.client_secret,
-                                    TokenEndpoint(plain))
+    oauth = OAuth2ClientCredentials(settings.token_url, settings.client_id, settings.client_secret, plain)
     return plain.with_auth(oauth, auth_failure_hint=__REPORT_HINT)
 
 
@@ -271,26 +270,6 @@ class NoReport(Exception):
     def __init__(self, status: int):
         super().__init__(f"HTTP {status}")
         self.status = status
-
-
-class TokenRequestError(HttpError):
-    """An HTTP error of the token endpoint, told apart from a report's, so its 404 is never "no report"."""
-
-
-class TokenEndpoint:
-    """The plain client as OAuth2ClientCredentials uses it (``request``, ``redactor``), its HTTP errors marked."""
-
-    def __init__(self, client: Client):
-        self._client = client
-        self.redactor = client.redactor
-        self.auth_failure_hint = client.auth_failure_hint
-
-    def request(self, *args, **kwargs) -> requests.Response:
-        try:
-            return self._client.request(*args, **kwargs)
-        except HttpError as error:
-            failure = TokenRequestError(str(error), error.status)
-        raise failure  # outside the except block: nothing chained
 
 
 class OccurrenceCounter:

@@ -70,6 +70,11 @@ class QueryKey(AuthBase):
         return f"QueryKey({self._param}=***)"
 
 
+class TokenRequestError(http_client.HttpError):
+    """An HTTP error of the token endpoint. It reaches the caller through the API request that needed the token,
+    so it is told apart from the API's own answers (a report's 404 "no data" is not a token endpoint's 404)."""
+
+
 class OAuth2ClientCredentials(AuthBase):
     """OAuth2 client-credentials grant with the credentials in the form body.
 
@@ -128,16 +133,15 @@ class OAuth2ClientCredentials(AuthBase):
         self.tokens_fetched += 1
 
     def _post_form(self, form: dict) -> requests.Response:
-        """The token POST. OAuth servers answer 400 (``invalid_client``, RFC 6749 section 5.2) to credentials they
-        refuse, so a 400 gets the same hint about the credentials as a 401 or 403."""
+        """The token POST; its HTTP errors become TokenRequestError. OAuth servers answer 400 (``invalid_client``,
+        RFC 6749 section 5.2) to credentials they refuse, so a 400 gets the credentials hint a 401 or 403 gets."""
         hint = getattr(self._http, "auth_failure_hint", "")
         try:
             return self._http.request("POST", self._token_url, data=form, headers={"Accept": "application/json"},
                                       auth=None, description=f"token request to {self._token_url}")
         except http_client.HttpError as error:
-            if error.status != 400 or not hint:
-                raise
-            refused = type(error)(f"{error}. {hint}", error.status)
+            message = f"{error}. {hint}" if error.status == 400 and hint else str(error)
+            refused = TokenRequestError(message, error.status)
         raise refused  # outside the except block: nothing chained
 
     def __repr__(self) -> str:

@@ -4,7 +4,7 @@ import pytest
 import responses
 from responses import matchers
 
-from shared.auth import BearerToken, OAuth2ClientCredentials, QueryKey, StaticHeaders
+from shared.auth import BearerToken, OAuth2ClientCredentials, QueryKey, StaticHeaders, TokenRequestError
 from shared.http_client import Client, HttpError
 
 TOKEN_URL = "https://auth.example.test/oauth2/token"
@@ -153,8 +153,19 @@ def test_a_token_request_refused_with_400_carries_the_credentials_hint(sleeps):
     responses.post(TOKEN_URL, status=400, json={"error": "invalid_client"})
     http = Client(auth_failure_hint="Check 'client_id' and 'client_secret'")
     api = http.with_auth(OAuth2ClientCredentials(TOKEN_URL, "my-client", SECRET, http, clock=Clock()))
-    with pytest.raises(HttpError) as refused:
+    with pytest.raises(TokenRequestError) as refused:
         api.get(API_URL)
     assert refused.value.status == 400 and len(responses.calls) == 1  # a 400 is not retried
     assert "invalid_client" in str(refused.value) and "Check 'client_id' and 'client_secret'" in str(refused.value)
     assert SECRET not in str(refused.value) and refused.value.__context__ is None
+
+
+@responses.activate
+def test_a_token_endpoint_error_is_told_apart_from_the_apis_own_answers(sleeps):
+    """A 404 from a wrong token URL reaches the caller through the API request: it must not pass for the API's."""
+    responses.post(TOKEN_URL, status=404, json={"message": "no such path"})
+    api, _ = oauth()
+    with pytest.raises(TokenRequestError) as refused:
+        api.get(API_URL)
+    assert refused.value.status == 404 and isinstance(refused.value, HttpError)
+    assert [call.request.url for call in responses.calls] == [TOKEN_URL]  # the API was never asked
