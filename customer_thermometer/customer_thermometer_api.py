@@ -117,12 +117,7 @@ def _excerpt(body: bytes) -> str:
 
 def to_row(record: dict, method: ListMethod) -> dict:
     """Flatten nested elements to ``a_b`` columns, type the known flags and dates, and require the key."""
-    for value in record.values():
-        if isinstance(value, (dict, list)):
-            row = flatten_record(record)
-            break
-    else:
-        row = record  # flat rows (the usual case) skip the copy
+    row = flatten_record(record)  # a flat row (the usual case) comes back as a plain copy
     if row.get(method.key) in (None, ""):
         raise PayloadError(f"a row has no {method.key} (its fields: {', '.join(sorted(row)[:15])})")
     for column in FLAG_COLUMNS & row.keys():

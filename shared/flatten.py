@@ -58,5 +58,5 @@ def _put(flat: dict, name: str, value: Any) -> None:
 
 
 def _collision(name: str) -> None:
-    raise ValueError(f"flattening produced the column {name!r} twice (from {name!r} and an earlier key); "
-                     "rename one of them")
+    raise ValueError(f"flattening produced the column {name!r} twice (a key of that name and a nested key "
+                     "that flattens to it); rename one of them")
