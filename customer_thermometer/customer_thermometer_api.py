@@ -19,6 +19,9 @@ from shared.http_client import Client
 from shared.parsing import PayloadError, xml_rows
 
 WINDOW_GROWTH_MAX = 4  # a window after a sparse one is at most this many times longer
+# The share of the limit a window aims at: half at first and after a full answer (responses cluster after a blast),
+# then a tenth more after each complete one, up to 85%: steady data takes fewer, fuller calls.
+FILL_FIRST, FILL_STEP, FILL_MAX = 0.5, 0.1, 0.85
 FLAG_COLUMNS = frozenset({"response_bounced", "comment_hidden"})  # "1"/"0" in the XML
 DATE_COLUMNS = frozenset({"response_date", "blast_date", "date_submitted"})
 _FLAGS = {"1": True, "0": False, "true": True, "false": False}
@@ -168,7 +171,8 @@ def walk_windows(fetch: Callable[[date, date, int], list], first_day: date, last
     only the latest ``limit`` rows, so a window answered with ``row_limit`` rows is narrowed and read again; a
     single full day is read once more with ``day_row_limit`` (see ``_read_full_day``). The first window spans the
     whole range (an empty decade costs one call), or ``first_days`` (the size a resumed walk had reached). Later
-    ones are sized from the density just seen, aiming at half a limit per call. After a full window, empty
+    ones are sized from the density just seen, aiming at a share of the limit that starts at half and grows
+    while answers stay below it (``FILL_FIRST``, ``FILL_STEP``, ``FILL_MAX``). After a full window, empty
     windows reach at most half way to its end (a bisection: an empty stretch before dense data costs a few cheap
     empty answers rather than repeated full ones) until rows show the density.
     toDate is taken to be inclusive, but a multi-day window is followed by one that starts on its last day, so
@@ -176,19 +180,22 @@ def walk_windows(fetch: Callable[[date, date, int], list], first_day: date, last
     case is not covered); upserts by key absorb the re-read rows.
     """
     start, span, full_end = first_day, first_days or (last_day - first_day).days + 1, None
+    aim = FILL_FIRST
     while start <= last_day:
         if full_end is not None and start < full_end:
             span = min(span, max(1, ((full_end - start).days + 1) // 2))
         end = min(start + timedelta(days=span - 1), last_day)
         rows = fetch(start, end, row_limit)
         if len(rows) >= row_limit and start < end:
-            span, full_end = _narrower_span(rows, start, end, row_limit, date_column), end
+            aim = FILL_FIRST
+            span, full_end = _narrower_span(rows, start, end, row_limit, date_column, aim), end
             log.info(f"{label}: {start}..{end} came back full ({len(rows)} rows, the limit): reading {span}-day "
                      f"windows")
             continue
         if len(rows) >= row_limit:
             rows = _read_full_day(fetch, start, row_limit, day_row_limit, log, label)
-        span = _wider_span(len(rows), (end - start).days + 1, row_limit)
+        aim = min(FILL_MAX, aim + FILL_STEP)
+        span = _wider_span(len(rows), (end - start).days + 1, row_limit, aim)
         if full_end is not None and not rows:  # bisect towards the data (the cap above halves the rest)
             span = (full_end - end).days + 1
         full_end = None if rows else full_end
@@ -218,7 +225,8 @@ def _read_full_day(fetch, day: date, row_limit: int, day_row_limit: int, log, la
     raise WindowTooFull(f"{day} {reason}; a day cannot be split further, so the sync stops instead of skipping rows")
 
 
-def _narrower_span(rows: list, start: date, end: date, row_limit: int, date_column: str | None) -> int:
+def _narrower_span(rows: list, start: date, end: date, row_limit: int, date_column: str | None,
+                   aim: float = FILL_FIRST) -> int:
     """Days for the next try after a full window: at most half, less if the rows that came back say so.
 
     Only a size hint (correctness comes from re-reading until no window is full): the density of the rows that
@@ -230,14 +238,14 @@ def _narrower_span(rows: list, start: date, end: date, row_limit: int, date_colu
     estimate = days // 2
     if seen:
         covered_days = (seen[-1] - seen[0]).days + 1
-        estimate = covered_days * (row_limit // 2) // len(rows)
+        estimate = covered_days * int(row_limit * aim) // len(rows)
         if seen[0] > start:
             estimate = min(estimate, (seen[0] - start).days)
     return max(1, min(days // 2, estimate))
 
 
-def _wider_span(row_count: int, days: int, row_limit: int) -> int:
-    """Days for the next window after a complete one: about half a limit of rows at the density just seen."""
+def _wider_span(row_count: int, days: int, row_limit: int, aim: float = FILL_FIRST) -> int:
+    """Days for the next window after a complete one: about ``aim`` of a limit at the density just seen."""
     if row_count == 0:
         return days * WINDOW_GROWTH_MAX
-    return max(1, min(days * WINDOW_GROWTH_MAX, days * (row_limit // 2) // row_count))
+    return max(1, min(days * WINDOW_GROWTH_MAX, days * int(row_limit * aim) // row_count))

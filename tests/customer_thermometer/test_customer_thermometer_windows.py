@@ -107,3 +107,34 @@ def test_windows_grow_after_sparse_ones_and_shrink_after_full_ones():
     assert api._narrower_span(rows, date(2024, 1, 1), date(2024, 1, 30), 100, "response_date") == 10
     assert api._narrower_span([{}] * 100, date(2024, 1, 1), date(2024, 1, 30), 100, "response_date") == 15
     assert api._narrower_span([{}] * 100, date(2024, 1, 1), date(2024, 1, 2), 100, None) == 1
+
+
+def test_steady_data_fills_windows_towards_85_percent_of_the_limit(monkeypatch):
+    steady = [date(2024, 1, 1) + timedelta(days=n // 10) for n in range(5_000)]  # 10 rows a day for 500 days
+    source = Source(steady)
+    windows = source.walk(first=date(2024, 1, 1), last=date(2025, 5, 14))
+    assert ids(windows) == {r["response_id"] for r in source.rows}
+    filled = [len(w.rows) for w in windows[:-1]]  # the last one ends at the range's end
+    assert max(filled) < 100 and filled[-1] >= 80  # the aim rose from half to 85% of the limit
+    full_answers = len(source.calls) - len(windows)
+    assert full_answers == 1  # the first, whole-range probe
+    monkeypatch.setattr(api, "FILL_MAX", api.FILL_FIRST)  # a fixed half-limit aim, as before
+    fixed = Source(steady)
+    fixed.walk(first=date(2024, 1, 1), last=date(2025, 5, 14))
+    assert len(source.calls) <= 0.7 * len(fixed.calls)
+
+
+def test_a_full_answer_puts_the_aim_back_at_half_a_limit():
+    # 10 rows a day for 300 days, then 20 a day: the first denser window comes back full
+    days = [date(2024, 1, 1) + timedelta(days=n // 10) for n in range(3_000)]
+    days += [date(2024, 10, 27) + timedelta(days=n // 20) for n in range(2_000)]
+    source = Source(days)
+    windows = source.walk(first=date(2024, 1, 1), last=date(2025, 2, 3))
+    assert ids(windows) == {r["response_id"] for r in source.rows}
+    answered = {(w.first, w.last): len(w.rows) for w in windows}
+    full = [i for i, call in enumerate(source.calls) if call[:2] not in answered]
+    assert full[0] == 0 and len(full) >= 2  # the whole-range probe, then the first denser window
+    before = [answered[call[:2]] for call in source.calls[full[1] - 5:full[1]]]
+    after = [answered[call[:2]] for call in source.calls[full[1] + 1:] if call[:2] in answered][:2]
+    assert min(before) >= 75  # the aim had risen to 85% of the limit of 100
+    assert after[0] <= 40  # and is back at half, at the density the full answer showed
