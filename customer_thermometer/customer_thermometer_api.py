@@ -188,7 +188,7 @@ def walk_windows(fetch: Callable[[date, date, int], list], first_day: date, last
         rows = fetch(start, end, row_limit)
         if len(rows) >= row_limit and start < end:
             aim = FILL_FIRST
-            span, full_end = _narrower_span(rows, start, end, row_limit, date_column, aim), end
+            span, full_end = _narrower_span(rows, start, end, row_limit, date_column), end
             log.info(f"{label}: {start}..{end} came back full ({len(rows)} rows, the limit): reading {span}-day "
                      f"windows")
             continue
@@ -225,9 +225,9 @@ def _read_full_day(fetch, day: date, row_limit: int, day_row_limit: int, log, la
     raise WindowTooFull(f"{day} {reason}; a day cannot be split further, so the sync stops instead of skipping rows")
 
 
-def _narrower_span(rows: list, start: date, end: date, row_limit: int, date_column: str | None,
-                   aim: float = FILL_FIRST) -> int:
-    """Days for the next try after a full window: at most half, less if the rows that came back say so.
+def _narrower_span(rows: list, start: date, end: date, row_limit: int, date_column: str | None) -> int:
+    """Days for the next try after a full window, aiming at half a limit: at most half the days, less if the
+    rows that came back say so.
 
     Only a size hint (correctness comes from re-reading until no window is full): the density of the rows that
     came back, and the day of the earliest one, since the API keeps the latest rows, so that day is where the
@@ -238,7 +238,7 @@ def _narrower_span(rows: list, start: date, end: date, row_limit: int, date_colu
     estimate = days // 2
     if seen:
         covered_days = (seen[-1] - seen[0]).days + 1
-        estimate = covered_days * int(row_limit * aim) // len(rows)
+        estimate = covered_days * int(row_limit * FILL_FIRST) // len(rows)
         if seen[0] > start:
             estimate = min(estimate, (seen[0] - start).days)
     return max(1, min(days // 2, estimate))
