@@ -620,7 +620,7 @@ def measure(name: str, rows: int) -> dict:
 
 def measure_memory(name: str, rows: int) -> dict:
     """``--memory-only``: child 5 alone (the connector's process, the runner out of it), for the memory target at
-    sizes where the full measurement would take an hour (AroFlo's 1,000,000 rows through the local runner)."""
+    sizes where the full measurement takes half an hour (AroFlo's 1,000,000 rows through the local runner)."""
     from tools.package import quiet_home, stage
 
     folder = WORK / f"{name}-{rows}-memory"
