@@ -135,6 +135,7 @@ def test_a_full_answer_puts_the_aim_back_at_half_a_limit():
     full = [i for i, call in enumerate(source.calls) if call[:2] not in answered]
     assert full[0] == 0 and len(full) >= 2  # the whole-range probe, then the first denser window
     before = [answered[call[:2]] for call in source.calls[full[1] - 5:full[1]]]
-    after = [answered[call[:2]] for call in source.calls[full[1] + 1:] if call[:2] in answered][:2]
     assert min(before) >= 75  # the aim had risen to 85% of the limit of 100
-    assert after[0] <= 40  # and is back at half, at the density the full answer showed
+    narrowed, following = source.calls[full[1] + 1], source.calls[full[1] + 2]
+    assert answered[narrowed[:2]] <= 40  # narrowed to half a limit at the density the full answer showed
+    assert following[:2] in answered  # the aim grows again from half, so the next window is not full either
