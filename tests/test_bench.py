@@ -64,9 +64,10 @@ def test_memory_target_is_the_connector_process_and_the_rows_the_runner_buffers(
     assert bench.check_targets(grows, million=False) == []  # without --million there is nothing to compare
 
 
-def test_wire_sink_takes_the_sdks_encoded_records_and_counts_the_rows_between_checkpoints():
+def test_wire_sink_takes_the_sdks_encoded_records_and_counts_the_rows_between_checkpoints(monkeypatch):
     from fivetran_connector_sdk import Connector, Logging
     from fivetran_connector_sdk import Operations as op
+    from fivetran_connector_sdk_cli import runtime
     from fivetran_connector_sdk_cli.core_adapter import ConnectorSource
 
     def update(configuration, state):
@@ -75,7 +76,8 @@ def test_wire_sink_takes_the_sdks_encoded_records_and_counts_the_rows_between_ch
             if number % 10 == 9:
                 op.checkpoint({"through": number})
 
-    Logging.LOG_LEVEL = Logging.Level.WARNING
+    monkeypatch.setattr(Logging, "LOG_LEVEL", Logging.Level.WARNING)
+    monkeypatch.setattr(runtime, "_sink", None)  # the sink this test installs is gone afterwards
     source = ConnectorSource(Connector(update=update, schema=lambda c: [{"table": "item", "primary_key": ["id"]}]))
     sink = bench._WireSink()
     source.schema({})
