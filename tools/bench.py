@@ -601,7 +601,7 @@ def measure(name: str, rows: int) -> dict:
         incremental = run_child("sync", {**base, "project": str(project), "incremental": True},
                                 folder / "incremental.log")
         incremental_requests = int(server.command(f"dump {folder / 'incremental-requests.jsonl'}"))
-        stream = run_child("stream", {**base, "project": str(stage(name, folder / "stream"))}, folder / "stream.log")
+        stream = run_child("stream", {**base, "project": str(project)}, folder / "stream.log")  # writes no file
         server.command("clear")
     finally:
         server.close()
@@ -702,21 +702,28 @@ def check_targets(results: list[dict], million: bool) -> list[str]:
     return misses + (memory_misses(results) if million else [])
 
 
-def memory_misses(results: list[dict]) -> list[str]:
-    """The memory target, per connector measured at both 100,000 and 1,000,000 rows."""
-    misses = []
+def million_pairs(results: list[dict]) -> list[tuple[str, dict, dict]]:
+    """(connector, its 100,000-row result, its 1,000,000-row result) for each connector measured at both."""
+    pairs = []
     for name in dict.fromkeys(r["connector"] for r in results):
         by_scale = {r["scale"]: r for r in results if r["connector"] == name}
         if MILLION in by_scale and TARGET_ROWS in by_scale:
-            small, large = by_scale[TARGET_ROWS], by_scale[MILLION]
-            ratio = large["connector_mb"] / small["connector_mb"]
-            if ratio > MEMORY_RATIO_MAX:
-                misses.append(f"{name}: the connector process's peak memory at 1,000,000 rows is {ratio:.2f} x "
-                              f"the peak at 100,000 (target <= {MEMORY_RATIO_MAX})")
-            if large["buffer_max"] > MEMORY_RATIO_MAX * small["buffer_max"]:
-                misses.append(f"{name}: the runner has to buffer up to {large['buffer_max']:,} rows between two "
-                              f"checkpoints at 1,000,000 rows, against {small['buffer_max']:,} at 100,000: the "
-                              "checkpoint cadence does not bound it")
+            pairs.append((name, by_scale[TARGET_ROWS], by_scale[MILLION]))
+    return pairs
+
+
+def memory_misses(results: list[dict]) -> list[str]:
+    """The memory target, per connector measured at both 100,000 and 1,000,000 rows."""
+    misses = []
+    for name, small, large in million_pairs(results):
+        ratio = large["connector_mb"] / small["connector_mb"]
+        if ratio > MEMORY_RATIO_MAX:
+            misses.append(f"{name}: the connector process's peak memory at 1,000,000 rows is {ratio:.2f} x "
+                          f"the peak at 100,000 (target <= {MEMORY_RATIO_MAX})")
+        if large["buffer_max"] > MEMORY_RATIO_MAX * small["buffer_max"]:
+            misses.append(f"{name}: the runner has to buffer up to {large['buffer_max']:,} rows between two "
+                          f"checkpoints at 1,000,000 rows, against {small['buffer_max']:,} at 100,000: the "
+                          "checkpoint cadence does not bound it")
     return misses
 
 
@@ -782,21 +789,18 @@ def bottleneck_notes(results: list[dict]) -> list[str]:
 
 def memory_notes(results: list[dict]) -> list[str]:
     notes = []
-    for name in dict.fromkeys(r["connector"] for r in results):
-        by_scale = {r["scale"]: r for r in results if r["connector"] == name}
-        if MILLION in by_scale and TARGET_ROWS in by_scale:
-            small, large = by_scale[TARGET_ROWS], by_scale[MILLION]
-            runner_ratio = large["runner_peak_mb"] / small["runner_peak_mb"]
-            notes.append(f"{name}: the connector's process peaks at {small['connector_mb']:.0f} MB at 100,000 rows "
-                         f"and {large['connector_mb']:.0f} MB at 1,000,000 "
-                         f"({large['connector_mb'] / small['connector_mb']:.2f} x), and the runner buffers at most "
-                         f"{small['buffer_max']:,} and {large['buffer_max']:,} rows between checkpoints; in one "
-                         f"process with the SDK's local runner (debug MB): {small['peak_mb']:.0f} MB and "
-                         f"{large['peak_mb']:.0f} MB ({large['peak_mb'] / small['peak_mb']:.2f} x), where the minimal "
-                         f"connector replaying the same rows through that runner takes "
-                         f"{small['runner_peak_mb']:.0f} MB and {large['runner_peak_mb']:.0f} MB "
-                         f"({runner_ratio:.2f} x): the local runner's own growth (its set of every upserted key, "
-                         "DuckDB's key index)")
+    for name, small, large in million_pairs(results):
+        runner_ratio = large["runner_peak_mb"] / small["runner_peak_mb"]
+        notes.append(f"{name}: the connector's process peaks at {small['connector_mb']:.0f} MB at 100,000 rows "
+                     f"and {large['connector_mb']:.0f} MB at 1,000,000 "
+                     f"({large['connector_mb'] / small['connector_mb']:.2f} x), and the runner buffers at most "
+                     f"{small['buffer_max']:,} and {large['buffer_max']:,} rows between checkpoints; in one "
+                     f"process with the SDK's local runner (debug MB): {small['peak_mb']:.0f} MB and "
+                     f"{large['peak_mb']:.0f} MB ({large['peak_mb'] / small['peak_mb']:.2f} x), where the minimal "
+                     f"connector replaying the same rows through that runner takes "
+                     f"{small['runner_peak_mb']:.0f} MB and {large['runner_peak_mb']:.0f} MB "
+                     f"({runner_ratio:.2f} x): the local runner's own growth (its set of every upserted key, "
+                     "DuckDB's key index)")
     return notes
 
 
