@@ -35,7 +35,7 @@ from fivetran_connector_sdk import Operations as op
 # The suite's helpers: typed configuration, transport with retries and rate limit, progress, setup advice.
 from shared import config, timestamps
 from shared.http_client import Client, RateLimiter, RetryPolicy
-from shared.progress import TableProgress
+from shared.progress import TableProgress, default_log_level
 from shared.redaction import Redactor
 from shared.setup_check import explain_failure
 
@@ -138,6 +138,7 @@ def schema(configuration: dict):
 
 def update(configuration: dict, state: dict):
     """One sync of the enabled tables in a fixed order; the daily request limit ends it cleanly."""
+    default_log_level(log)
     settings = validate_configuration(configuration)
     api = open_api(settings)
     started_at = datetime.now(timezone.utc)

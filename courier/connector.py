@@ -30,7 +30,7 @@ from shared.flatten import flatten_record
 from shared.http_client import Client, HttpError, RetryPolicy
 from shared.pagination import PAGE_FAILURES, by_cursor
 from shared.parsing import PayloadError, require
-from shared.progress import TableProgress
+from shared.progress import TableProgress, default_log_level
 from shared.setup_check import explain_failure
 
 __DEFAULT_BASE_URL = "https://api.courier.com"
@@ -108,6 +108,7 @@ def _table_schema(table: Table) -> dict:
 
 def update(configuration: dict, state: dict):
     """One sync: every full-scan table, then the incremental message log."""
+    default_log_level(log)
     settings = validate_configuration(configuration)
     http = new_client(settings)
     try:

@@ -28,7 +28,7 @@ from fivetran_connector_sdk import Operations as op
 from shared import config, timestamps
 from shared.auth import QueryKey
 from shared.http_client import Client, RetryPolicy
-from shared.progress import TableProgress
+from shared.progress import TableProgress, default_log_level
 from shared.redaction import Redactor
 from shared.setup_check import explain_failure
 
@@ -111,6 +111,7 @@ def schema(configuration: dict):
 
 def update(configuration: dict, state: dict):
     """One sync: the two full lists, the two windowed tables, then today's metrics."""
+    default_log_level(log)
     settings = validate_configuration(configuration)
     now = utc_now()
     http = new_client(settings)

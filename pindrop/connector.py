@@ -33,7 +33,7 @@ from shared import config
 from shared.auth import OAuth2ClientCredentials, TokenRequestError
 from shared.http_client import Client, HttpError, RateLimiter
 from shared.parsing import PayloadError, csv_rows
-from shared.progress import TableProgress
+from shared.progress import TableProgress, default_log_level
 from shared.setup_check import explain_failure
 
 __REPORT_KEYS = {  # report type (= table) -> its key column; the fixed order in which a sync walks them
@@ -103,6 +103,7 @@ def schema(configuration: dict):
 
 def update(configuration: dict, state: dict):
     """One sync: every configured report type in a fixed order, each from its own progress up to today (UTC)."""
+    default_log_level(log)
     settings = validate_configuration(configuration)
     today = today_utc()
     http = new_client(settings)

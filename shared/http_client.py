@@ -2,14 +2,15 @@
 
 Rules (each has a unit test):
 - connect and read timeouts on every request;
-- retry 408/429/500/502/503/504, connection errors, timeouts and bodies cut off mid-read, with exponential
-  backoff and full jitter; ``Retry-After`` (seconds or HTTP date) and ``retry-after-ms`` are honoured, capped;
+- retry 408, 429 and 5xx (not 501/505, which no retry changes), connection errors, timeouts and bodies cut off
+  mid-read, with exponential backoff and full jitter; ``Retry-After`` (seconds or HTTP date) and
+  ``retry-after-ms`` are honoured, capped;
 - any other 4xx fails at once; a 401 refreshes the auth once when it can (``auth.invalidate()``) and retries;
 - an optional client-side rate limiter runs before every attempt;
 - every message (log or exception) goes through the sync's Redactor, and exceptions are raised outside the
   ``except`` block so no chained exception can carry an unredacted URL.
 
-Public: Client, RetryPolicy, RateLimiter, HttpError, TransportError, RETRYABLE_STATUSES, parse_retry_after,
+Public: Client, RetryPolicy, RateLimiter, HttpError, TransportError, is_retryable_status, parse_retry_after,
 EnvironmentCachingSession
 """
 
@@ -30,16 +31,27 @@ from requests.packages.urllib3 import exceptions as urllib3_exceptions
 
 from shared.redaction import Redactor
 
-RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+_NEVER_BETTER_5XX = frozenset({501, 505})  # "not implemented", "HTTP version not supported": the same every time
 AUTH_FAILURE_STATUSES = frozenset({401, 403})
 BODY_EXCERPT_CHARS = 300
 
+
 # Reached through the module so tests can patch them: ``monkeypatch.setattr(http_client, "sleep", ...)``; a test
 # that patches out sleeping also moves these clocks forward, so rate limits and token expiry see the time pass.
-sleep = time.sleep
+# Each looks ``time`` up when called, so a test that patches ``time.sleep`` or ``time.time`` reaches them too.
+def sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+def monotonic() -> float:
+    return time.monotonic()
+
+
+def wall_clock() -> float:
+    return time.time()
+
+
 jitter = random.uniform
-monotonic = time.monotonic
-wall_clock = time.time
 
 _TRANSIENT_ERRORS = (
     requests.ConnectionError,
@@ -119,9 +131,18 @@ class RateLimiter:
                 self._sent.append(now)
                 return
             sleep(wait)
+            if self._clock() <= now:  # a frozen clock (a test's) would make this loop forever: the sleep was the wait
+                self._sent.append(now)
+                return
 
 
-def parse_retry_after(response: requests.Response, cap_s: float, now: Callable[[], float] = time.time) -> float | None:
+def is_retryable_status(status: int) -> bool:
+    """408, 429 and every 5xx that a later try can change (a gateway's 520 too, not 501/505)."""
+    return status in (408, 429) or (500 <= status <= 599 and status not in _NEVER_BETTER_5XX)
+
+
+def parse_retry_after(response: requests.Response, cap_s: float,
+                      now: Callable[[], float] | None = None) -> float | None:
     """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or HTTP date), capped; None if absent."""
     millis = response.headers.get("retry-after-ms")
     value = response.headers.get("Retry-After")
@@ -133,7 +154,7 @@ def parse_retry_after(response: requests.Response, cap_s: float, now: Callable[[
         value = value.strip()
         if value.replace(".", "", 1).isdigit():
             return min(cap_s, float(value))
-        return min(cap_s, max(0.0, parsedate_to_datetime(value).timestamp() - now()))
+        return min(cap_s, max(0.0, parsedate_to_datetime(value).timestamp() - (now or wall_clock)()))
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
 
@@ -238,7 +259,7 @@ class Client:
                 self.log.info(f"{what}: HTTP 401, renewing the credentials once and retrying")
                 auth.invalidate()
                 continue
-            if response is not None and response.status_code not in RETRYABLE_STATUSES:
+            if response is not None and not is_retryable_status(response.status_code):
                 raise self._http_error(what, response)
             if attempt >= self.retry.max_attempts:
                 break

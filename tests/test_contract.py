@@ -4,6 +4,7 @@
 - every checkpoint is JSON, and its cursors (keys ``cursor``, ``*_cursor``, ``watermark*``, ``last_*``) never go
   backwards, within a sync or into the next one;
 - the placeholders of its ``configuration.json`` are rejected;
+- its ``update()`` runs outside the SDK's runner too (the SDK's log level unset, a stand-in ``op``);
 - a canary secret in every secret field of its setup form never appears in captured output, in an exception, or
   in any file a run writes (state, warehouse, crash report), whether the sync succeeds or fails.
 """
@@ -12,6 +13,7 @@ import json
 from pathlib import Path
 
 import pytest
+from fivetran_connector_sdk import Logging
 
 from sandbox import registry
 from tests.harness import ROOT, LocalRunner, Recorder, canary_secrets, existing_connectors, load_connector, run_update
@@ -76,6 +78,16 @@ def test_upserted_tables_are_declared_keys_are_never_null_and_cursors_never_go_b
     for checkpoint in first.checkpoints + second.checkpoints:
         json.dumps(checkpoint)
     assert_never_backwards(first.checkpoints + second.checkpoints)
+
+
+def test_update_runs_without_the_sdk_runner_having_set_a_log_level(connector_name, sandbox, sleeps, monkeypatch):
+    """A direct ``update()`` call (a script, another team's test) must not die on the SDK's first log line."""
+    monkeypatch.setattr(Logging, "LOG_LEVEL", None)
+    module = load_connector(connector_name)
+    box = sandbox(registry.make_fake(connector_name))
+    recorder, _ = run_update(module, box.configuration(connector_name))
+    assert recorder.tables(), "the sync delivered nothing"
+    assert Logging.LOG_LEVEL == Logging.Level.INFO
 
 
 def test_the_configuration_template_is_rejected(connector_name):

@@ -36,7 +36,7 @@ from shared.flatten import flatten_record
 from shared.http_client import Client, RateLimiter, RetryPolicy
 from shared.pagination import PAGE_FAILURES, PaginationError, by_next_link
 from shared.parsing import PayloadError
-from shared.progress import TableProgress
+from shared.progress import TableProgress, default_log_level
 from shared.setup_check import explain_failure
 
 __REGION_API_URLS = {
@@ -175,6 +175,7 @@ def _columns(table: Table) -> dict:
 
 def update(configuration: dict, state: dict):
     """One sync: organizations, products, projects, each from its own cursor."""
+    default_log_level(log)
     settings = validate_configuration(configuration)
     http = new_client(settings)
     try:

@@ -1,5 +1,6 @@
 """shared.http_client: retries, backoff, Retry-After, 4xx handling, 401 refresh, rate limiting, redaction."""
 
+import time
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
@@ -29,7 +30,7 @@ def test_retries_a_500_then_returns_the_success(sleeps):
     assert len(sleeps) == 1
 
 
-@pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504])
+@pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504, 507, 520, 599])
 @responses.activate
 def test_every_transient_status_is_retried(status, sleeps):
     responses.get(URL, status=status)
@@ -38,9 +39,9 @@ def test_every_transient_status_is_retried(status, sleeps):
     assert len(responses.calls) == 2
 
 
-@pytest.mark.parametrize("status", [400, 403, 404, 405, 409, 422])
+@pytest.mark.parametrize("status", [400, 403, 404, 405, 409, 422, 501, 505])
 @responses.activate
-def test_other_4xx_fail_at_once(status, sleeps):
+def test_other_4xx_and_the_permanent_5xx_fail_at_once(status, sleeps):
     responses.get(URL, status=status, json={"message": "nope"})
     with pytest.raises(HttpError) as error:
         client().get(URL)
@@ -239,6 +240,28 @@ def test_rate_limiter_per_second_and_per_minute(monkeypatch):
     for _ in range(6):
         limiter.acquire()
     assert waits == [1.0, 59.0]
+
+
+@responses.activate
+def test_a_test_that_patches_time_sleep_reaches_the_retry_wait(monkeypatch):
+    """Tests elsewhere patch ``time.sleep`` (not our module): a Retry-After must then not sleep for real."""
+    waited = []
+    monkeypatch.setattr(time, "sleep", waited.append)
+    responses.get(URL, status=429, headers={"Retry-After": "120"})
+    responses.get(URL, json={})
+    client().get(URL)
+    assert waited == [120.0]
+
+
+def test_a_frozen_clock_does_not_hold_the_rate_limiter_forever(monkeypatch):
+    """Under a frozen clock (freezegun, a fixed lambda) and a no-op sleep, a full window still lets the next
+    request go after one wait instead of looping."""
+    waits = []
+    monkeypatch.setattr(http_client, "sleep", waits.append)
+    limiter = RateLimiter([(1.0, 1)], clock=lambda: 100.0)
+    limiter.acquire()
+    limiter.acquire()
+    assert waits == [1.0]
 
 
 def test_rate_limiter_below_one_per_second(monkeypatch):
