@@ -266,12 +266,13 @@ def _records(body, table: Table) -> list:
 
 
 def _next_paging_cursor(body: dict) -> str | None:
-    """``paging.more`` decides; ``more`` without a cursor would re-read the first page forever."""
+    """The documented stop rule: ``paging.more`` false, or no cursor (``more`` is then read as wrong: asking
+    without a cursor would re-read the first page forever)."""
     paging = require(body, "paging")
     if not require(paging, "more", where="paging"):
         return None
     if not paging.get("cursor"):
-        raise PayloadError("Courier answered paging.more=true without a cursor")
+        return _stop_without_cursor("paging.more=true")
     return paging["cursor"]
 
 
@@ -280,9 +281,13 @@ def _next_tenant_cursor(body: dict) -> str | None:
     if not require(body, "has_more", where="/tenants"):
         return None
     cursor = body.get("cursor") or _query_value(body.get("next_url"), "cursor")
-    if not cursor:
-        raise PayloadError("Courier answered has_more=true on /tenants without a cursor")
-    return cursor
+    return cursor or _stop_without_cursor("has_more=true on /tenants")
+
+
+def _stop_without_cursor(claim: str) -> None:
+    log.warning(f"Courier answered {claim} without a cursor: stopping after this page, as its paging rules say "
+                "(a null cursor ends the list)")
+    return None
 
 
 def _query_value(url: str | None, name: str) -> str | None:

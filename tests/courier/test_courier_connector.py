@@ -344,11 +344,24 @@ def test_records_that_are_not_a_list_fail_the_sync(courier, sleeps):
         run_update(courier, {"api_key": "k" * 12})
 
 
+@pytest.mark.parametrize("cursor", [{}, {"cursor": None}, {"cursor": ""}])
 @responses.activate
-def test_more_without_a_cursor_fails_instead_of_looping(courier, sleeps):
-    responses.get("https://api.courier.com/brands", json={"results": [{"id": "b"}], "paging": {"more": True}})
-    with pytest.raises(PayloadError, match="without a cursor"):
-        run_update(courier, {"api_key": "k" * 12})
+def test_more_without_a_cursor_ends_the_list_after_that_page(courier, sleeps, log, monkeypatch, cursor):
+    """The documented stop rule (a null or missing cursor ends the list): the page is delivered, nothing loops."""
+    monkeypatch.setattr(courier, "log", log)
+    responses.get(f"{HOST}/brands", json={"results": [{"id": "b1"}], "paging": {"more": True, **cursor}})
+    for path in ("audiences", "lists"):
+        responses.get(f"{HOST}/{path}", json={"items": [{"id": f"{path}-1"}], "paging": {"more": True}})
+    for path in ("audit-events", "notifications", "messages"):
+        responses.get(f"{HOST}/{path}", json={"results": [], "paging": {"more": False}})
+    responses.get(f"{HOST}/tenants", json={"items": [{"id": "t1"}], "has_more": True, "cursor": None,
+                                          "next_url": None})
+    recorder, _ = run_update(courier, {"api_key": "k" * 12})
+    assert [row["id"] for row in recorder.upserts("brand")] == ["b1"]
+    assert [row["id"] for row in recorder.upserts("tenant")] == ["t1"]
+    assert [row["id"] for row in recorder.upserts("list")] == ["lists-1"]
+    assert len(responses.calls) == 7, "one request per endpoint"
+    assert "without a cursor: stopping after this page" in log.text()
 
 
 @responses.activate
