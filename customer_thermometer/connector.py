@@ -210,15 +210,17 @@ def sync_by_windows(http: Client, settings: Settings, state: dict, method: api.L
 def sync_metric(http: Client, settings: Settings, state: dict, now: datetime) -> None:
     """One row per metric for today (UTC); each ``...Value`` covers the ``__METRIC_WINDOW_DAYS`` ending today.
 
-    The window and a limit are always sent, so values are comparable from day to day; getSendQuota takes
-    neither (it is the credit left now). A body that is not a number fails the sync.
+    The window is always sent, so values are comparable from day to day, and a limit where the method would
+    otherwise count only the latest 100 results; getSendQuota takes neither (it is the credit left now). A body
+    that is not a number fails the sync.
     """
     progress = TableProgress("metric", log, unit="calls")
     window_to = now.date()
     window_from = window_to - timedelta(days=__METRIC_WINDOW_DAYS - 1)
-    for name, method, windowed in api.METRICS:
-        params = ({"fromDate": window_from.isoformat(), "toDate": window_to.isoformat(),
-                   "limit": __METRIC_RESULT_LIMIT} if windowed else {})
+    for name, method, windowed, limited in api.METRICS:
+        params = {"fromDate": window_from.isoformat(), "toDate": window_to.isoformat()} if windowed else {}
+        if limited:
+            params["limit"] = __METRIC_RESULT_LIMIT
         value = api.fetch_metric(http, settings.base_url, method, params)
         # Upsert: keyed by metric and UTC day, so a second sync the same day replaces the value.
         op.upsert("metric", {"metric": name, "captured_date": window_to.isoformat(),

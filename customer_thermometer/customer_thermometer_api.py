@@ -47,13 +47,15 @@ COMMENTS = ListMethod("comment", "getComments", "comments", "comment", "response
 RECIPIENT_LISTS = ListMethod("recipient_list", "getRecipientLists", "recipient_lists", "recipient_list", "id")
 THERMOMETERS = ListMethod("thermometer", "getThermometers", "thermometers", "thermometer", "id")
 
-METRICS = (  # (metric name in the table, getMethod, takes a date window and limit)
-    ("num_responses", "getNumResponsesValue", True),
-    ("response_rate", "getResponseRateValue", True),
-    ("temp_rating", "getTempRatingValue", True),
-    ("nps", "getNPSValue", True),
-    ("happiness", "getHappinessValue", True),
-    ("send_quota", "getSendQuota", False),
+# (metric name in the table, getMethod, takes a date window, needs a limit: without one it counts only the
+# latest 100 results; getNumResponsesValue and getNPSValue count every result in the window by default)
+METRICS = (
+    ("num_responses", "getNumResponsesValue", True, False),
+    ("response_rate", "getResponseRateValue", True, True),
+    ("temp_rating", "getTempRatingValue", True, True),
+    ("nps", "getNPSValue", True, False),
+    ("happiness", "getHappinessValue", True, True),
+    ("send_quota", "getSendQuota", False, False),
 )
 
 

@@ -138,6 +138,7 @@ class _RowBuilder:
         self.depth = 0
         self.stack: list[tuple[str, dict, list[str]]] = []
         self.done: list[dict] = []
+        self.root_text: list[str] = []
 
     def start(self, name, attributes):
         # Hot path (about 20 elements per row): leaf elements without attributes skip the attribute copy.
@@ -155,11 +156,16 @@ class _RowBuilder:
     def text(self, data):
         if self.stack:
             self.stack[-1][2].append(data)
+        elif self.depth == 1 and (self.root_text or not data.isspace()):
+            self.root_text.append(data)  # not whitespace between rows: a message in the data slot, <root>No...</root>
 
     def end(self, _name):
         self.depth -= 1
         stack = self.stack
         if not stack:
+            if self.depth == 0 and "".join(self.root_text).strip():
+                text = " ".join("".join(self.root_text).split())
+                raise PayloadError(f"XML <{self.root}> holds text instead of <{self.row}> rows: {text[:160]!r}")
             return
         name, children, texts = stack.pop()
         text = ("".join(texts) if len(texts) > 1 else texts[0]).strip() if texts else ""

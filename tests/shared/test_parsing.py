@@ -155,6 +155,13 @@ def test_xml_wrong_row_element_is_an_error():
         xml("<things><other/></things>", root="things", row="thing")
 
 
+def test_text_in_the_root_instead_of_rows_is_an_error_not_zero_rows():
+    with pytest.raises(PayloadError, match="holds text instead of <thing> rows: 'No access for this key'"):
+        xml("<things>\n  No access for this key\n</things>", root="things", row="thing")
+    with pytest.raises(PayloadError, match="holds text"):
+        xml("<things><thing><id>1</id></thing>trailing</things>", root="things", row="thing")
+
+
 def test_plain_text_instead_of_xml_is_an_error_quoting_it():
     with pytest.raises(PayloadError, match="Invalid API Key"):
         xml("Invalid API Key", root="things", row="thing")
