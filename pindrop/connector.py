@@ -232,7 +232,7 @@ def report_records(response: requests.Response, report_type: str, day: date, key
     try:
         for raw in csv_rows(response):
             if names is None:
-                names = {name: column_name(name) for name in raw}
+                names = column_names(list(raw), key_column)
             values = {name: value.strip() or None for name, value in raw.items()}
             record = {"report_date": report_date, "report_type": report_type}
             record.update((names[name], value) for name, value in values.items())
@@ -245,9 +245,22 @@ def report_records(response: requests.Response, report_type: str, day: date, key
         counter.close()
 
 
-def column_name(header_name: str) -> str:
-    """The header name as given, unless it clashes with a column the connector adds or the platform reserves."""
-    if header_name in __ADDED_COLUMNS or header_name.lower().startswith("_fivetran"):
+def column_names(header: list[str], key_column: str) -> dict[str, str]:
+    """Destination column by header name; two header names that would fill one column are an error."""
+    names = {name: column_name(name, key_column) for name in header}
+    clashing = sorted(name for name in header if list(names.values()).count(names[name]) > 1)
+    if clashing:
+        raise PayloadError(f"CSV header names {clashing} would fill the same column")
+    return names
+
+
+def column_name(header_name: str, key_column: str) -> str:
+    """The header name as given (trimmed), but: the key column in any case (``ID`` is ``id``: destinations fold
+    case, so the two would be one column), and a prefix where it would clash with an added or reserved column."""
+    lowered = header_name.lower()
+    if lowered == key_column:
+        return key_column
+    if lowered in __ADDED_COLUMNS or lowered.startswith("_fivetran"):
         return __RENAMED_PREFIX + header_name
     return header_name
 

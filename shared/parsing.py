@@ -97,7 +97,8 @@ def csv_rows(source: requests.Response | Iterable[str], *, encoding: str = "utf-
              delimiter: str = ",") -> Iterator[dict[str, str]]:
     """Rows of a CSV body as dicts, streamed: memory does not grow with the body.
 
-    The first row is the header (a BOM is dropped with ``utf-8-sig``); newlines inside quoted fields are kept.
+    The first row is the header (a BOM is dropped with ``utf-8-sig``, names are trimmed); newlines inside quoted
+    fields are kept.
     A row with more or fewer fields than the header, or a duplicate header name, is a PayloadError.
     ``source`` is a streamed response (``stream=True``) or any iterable of text chunks.
     """
@@ -109,6 +110,7 @@ def csv_rows(source: requests.Response | Iterable[str], *, encoding: str = "utf-
             return
         if header and header[0].startswith("\ufeff"):  # a BOM in text that was decoded without utf-8-sig
             header[0] = header[0][1:]
+        header = [name.strip() for name in header]
         _check_header(header)
         for values in reader:
             if not values:
@@ -121,11 +123,10 @@ def csv_rows(source: requests.Response | Iterable[str], *, encoding: str = "utf-
         raise PayloadError(f"CSV is malformed at line {reader.line_num}: {exc}") from None
 
 
-def _check_header(header: list[str]) -> None:
-    names = [name.strip() for name in header]
+def _check_header(names: list[str]) -> None:
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates or not all(names):
-        raise PayloadError(f"CSV header has duplicate or empty column names: {duplicates or header}")
+        raise PayloadError(f"CSV header has duplicate or empty column names: {duplicates or names}")
 
 
 # --- XML --------------------------------------------------------------------------------------------------------

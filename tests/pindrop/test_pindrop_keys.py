@@ -88,6 +88,18 @@ def test_columns_that_clash_with_added_or_reserved_names_are_prefixed(pindrop):
                        "csv_report_date": "2020-01-01", "csv_report_type": "x", "csv__fivetran_synced": "y"}
 
 
+def test_a_key_column_in_another_case_or_with_spaces_is_the_key(pindrop):
+    """Header names are trimmed, and the key matches in any case: destinations fold column names to one case."""
+    rows = records(pindrop, "ID , Caller Name ,REPORT_DATE\n7,Ann,2020-01-01\n", report_type="calls")
+    assert rows == [{"report_date": "2026-03-01", "report_type": "calls", "id": "7", "Caller Name": "Ann",
+                     "csv_REPORT_DATE": "2020-01-01"}]
+    blacklist = records(pindrop, "Phone_Number,reason\n+15550100,fraud\n", key="phone_number",
+                        report_type="blacklist")
+    assert blacklist[0]["phone_number"] == "+15550100" and "Phone_Number" not in blacklist[0]
+    with pytest.raises(PayloadError, match=r"\['ID', 'id'\] would fill the same column"):
+        records(pindrop, "id,ID\n1,2\n")
+
+
 def test_an_empty_body_or_a_header_alone_is_zero_rows(pindrop):
     assert records(pindrop, "") == []
     assert records(pindrop, "id,a\r\n") == []
