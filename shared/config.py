@@ -148,11 +148,18 @@ def items(config: dict, key: str, *, options: list[str] | tuple[str, ...] | None
     return chosen
 
 
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
 def url(config: dict, key: str, *, default: str) -> str:
-    """An http(s) base URL without a trailing slash."""
+    """An https base URL without a trailing slash; plain http only on this machine (a local fake or proxy), so
+    credentials never cross a network in clear text."""
     value = _raw(config, key)
     if value is None:
         return default.rstrip("/")
-    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", str(value)):
-        _fail(key, "an http(s) URL such as https://api.example.com", value)
+    match = re.fullmatch(r"(https?)://([^\s/?#]+)(/[^\s?#]*)?", str(value))
+    if not match:
+        _fail(key, "an https URL such as https://api.example.com", value)
+    if match.group(1) == "http" and match.group(2).rsplit(":", 1)[0].lower() not in _LOOPBACK_HOSTS:
+        _fail(key, "https (plain http only for 127.0.0.1 or localhost)", value)
     return str(value).rstrip("/")

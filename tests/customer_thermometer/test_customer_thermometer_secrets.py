@@ -91,7 +91,7 @@ def test_a_metric_error_text_is_redacted(printing, sandbox, sleeps, capfd):
 @pytest.mark.parametrize("base_url, message", [
     (f"https://app.customerthermometer.com/api.php?apiKey={CANARY}&getMethod=getThermometers",
      "'base_url': expected the API request URL without a query string"),
-    (f"https://app.customerthermometer.com/api.php#{CANARY}", "'base_url': expected an http(s) URL"),
+    (f"https://app.customerthermometer.com/api.php#{CANARY}", "'base_url': expected an https URL"),
 ])
 def test_a_key_pasted_into_base_url_is_never_quoted(ct, base_url, message):
     """The account's "API request URL" may be copied with the key in it: neither the sync nor the setup test

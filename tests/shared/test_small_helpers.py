@@ -128,8 +128,17 @@ def test_number_boolean_day_choice_items_url():
     with pytest.raises(config.ConfigError, match="'t'"):
         config.items({"t": "calls,bogus"}, "t", options=["calls", "audit"])
     assert config.url({"u": "https://api.example.com/"}, "u", default="https://d") == "https://api.example.com"
-    with pytest.raises(config.ConfigError, match="'u': expected an http"):
+    with pytest.raises(config.ConfigError, match="'u': expected an https URL"):
         config.url({"u": "ftp://x"}, "u", default="https://d")
+
+
+def test_plain_http_urls_are_for_this_machine_only():
+    """A bearer token or signature must not cross a network in clear text; a local fake may use http."""
+    for local in ("http://127.0.0.1:8080/api", "http://localhost:5000", "http://[::1]:9000/x"):
+        assert config.url({"u": local}, "u", default="https://d") == local
+    for remote in ("http://api.example.com", "http://10.0.0.5:8080", "http://127.0.0.1.example.com"):
+        with pytest.raises(config.ConfigError, match="'u': expected https \\(plain http only for 127.0.0.1"):
+            config.url({"u": remote}, "u", default="https://d")
 
 
 # --- progress ---------------------------------------------------------------------------------------------------
