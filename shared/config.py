@@ -1,8 +1,9 @@
 """Typed readers for Fivetran configuration values, which always arrive as strings.
 
 Each reader names the key and the expected form in its error, rejects template placeholders such as
-``<YOUR_API_KEY>``, and treats an empty or absent optional value as its default. Secret values are never
-echoed in an error.
+``<YOUR_API_KEY>``, and treats an empty or absent optional value as its default. An optional key left at its
+template placeholder (``<OPTIONAL_...>``, as every connector's configuration.json writes them) is absent too: the
+placeholder itself says which default applies. Secret values are never echoed in an error.
 
 Public: ConfigError, is_placeholder, text, integer, number, boolean, day, choice, items, url
 """
@@ -11,6 +12,7 @@ import re
 from datetime import date
 
 _PLACEHOLDER = re.compile(r"^\s*<[^<>]*>\s*$|^\s*(your|enter|insert)[ _-]|_here\s*$|^\s*(changeme|todo|xxx+)\s*$", re.I)
+_OPTIONAL_PLACEHOLDER = "<OPTIONAL"
 _TRUE = {"true", "yes", "1", "on"}
 _FALSE = {"false", "no", "0", "off"}
 
@@ -24,11 +26,13 @@ def is_placeholder(value) -> bool:
 
 
 def _raw(config: dict, key: str, secret: bool = False):
-    """The stripped value, or None when absent or blank; a placeholder raises."""
+    """The stripped value, or None when absent, blank or an optional key's placeholder; other placeholders raise."""
     value = (config or {}).get(key)
     if value is None:
         return None
     if isinstance(value, str):
+        if value.strip().upper().startswith(_OPTIONAL_PLACEHOLDER):
+            return None
         if is_placeholder(value):
             shown = "" if secret else f" ({value.strip()!r})"
             raise ConfigError(f"configuration key '{key}' still holds the template placeholder{shown}; "

@@ -16,7 +16,16 @@ import pytest
 from fivetran_connector_sdk import Logging
 
 from sandbox import registry
-from tests.harness import ROOT, LocalRunner, Recorder, canary_secrets, existing_connectors, load_connector, run_update
+from tests.harness import (
+    ROOT,
+    LocalRunner,
+    Recorder,
+    canary_secrets,
+    existing_connectors,
+    load_connector,
+    run_update,
+    secret_keys,
+)
 
 CONNECTORS = [name for name in existing_connectors() if name in registry.available()]
 def cursors(state: dict, path: str = "") -> dict[str, object]:
@@ -100,6 +109,20 @@ def test_the_configuration_template_is_rejected(connector_name):
     with pytest.raises(ValueError):
         run_update(module, template, recorder=recorder)
     assert recorder.operations == [], "a template must never sync anything"
+
+
+def test_the_template_with_only_its_required_keys_filled_in_syncs(connector_name, sandbox, sleeps):
+    """The optional keys' <OPTIONAL_...> placeholders mean "use the default"; only the others must be replaced."""
+    module = load_connector(connector_name)
+    template = json.loads((ROOT / connector_name / "configuration.json").read_text())
+    box = sandbox(registry.make_fake(connector_name))
+    optional = {key for key, value in template.items() if value.upper().startswith("<OPTIONAL")}
+    credentials = set(secret_keys(module))  # (one of two sign-in modes may be written as optional)
+    filled = {key: value for key, value in box.configuration(connector_name).items()
+              if key not in optional or key in credentials or key.endswith("_url")}  # (URLs: the local fake)
+    assert optional - set(filled), "the template has no optional key left at its placeholder"
+    recorder, _ = run_update(module, {**template, **filled})
+    assert recorder.tables()
 
 
 def files_text(folder: Path) -> str:

@@ -90,6 +90,14 @@ def test_placeholders_are_rejected_naming_the_key(value):
         config.text({"api_key": value}, "api_key", required=True)
 
 
+def test_an_optional_key_left_at_its_template_placeholder_takes_its_default():
+    """configuration.json writes optional keys as <OPTIONAL_..._DEFAULT_x>: filling only the required keys works."""
+    assert config.integer({"n": "<OPTIONAL_PAGE_SIZE_DEFAULT_500>"}, "n", default=500) == 500
+    assert config.url({"u": " <optional_base_url> "}, "u", default="https://d") == "https://d"
+    with pytest.raises(config.ConfigError, match="'api_key' is required"):
+        config.text({"api_key": "<OPTIONAL_KEY>"}, "api_key", required=True)
+
+
 def test_secret_values_are_not_echoed():
     with pytest.raises(config.ConfigError) as error:
         config.text({"api_key": "<my-secret-ish>"}, "api_key", secret=True)
