@@ -17,8 +17,8 @@ from sandbox.server import Reply, Sandbox
 from tests.harness import ROOT, existing_connectors
 from tools import package as packaging
 
-# Every test here stages and zips into build/: with pytest-xdist they run in one worker, one after the other.
-pytestmark = pytest.mark.xdist_group("packaging")
+# Every test stages into a folder of its own (never the repository's build/), so they can run in any worker at
+# once: pytest-xdist's grouping is not to be relied on (pytest 9.2 silently stopped honouring xdist_group).
 
 CONNECTORS = existing_connectors()
 SHARED_MODULES = sorted(p.name for p in (ROOT / "shared").glob("*.py"))
@@ -27,11 +27,13 @@ SHARED_MODULES = sorted(p.name for p in (ROOT / "shared").glob("*.py"))
 @pytest.fixture(scope="module")
 def packages(tmp_path_factory):
     """Every connector packaged once by ``python -m tools.package package`` (the code behind ``make package``)."""
+    build = tmp_path_factory.mktemp("build")
     result = subprocess.run([sys.executable, "-m", "tools.package", "package", *CONNECTORS], cwd=ROOT,
                             capture_output=True, text=True, env={**os.environ, "DO_NOT_TRACK": "1",
+                                                                 "SUITE_BUILD_DIR": str(build),
                                                                  "HOME": str(tmp_path_factory.mktemp("home"))})
     assert result.returncode == 0, result.stdout + result.stderr
-    return {name: ROOT / "build" / f"{name}.zip" for name in CONNECTORS}
+    return {name: build / f"{name}.zip" for name in CONNECTORS}
 
 
 @pytest.mark.parametrize("name", CONNECTORS)
@@ -50,8 +52,8 @@ def test_each_zip_holds_the_connector_and_shared_and_nothing_else(packages, name
 
 
 @pytest.mark.parametrize("name", CONNECTORS)
-def test_requirements_pass_the_dependency_check(name):
-    project = packaging.stage(name)
+def test_requirements_pass_the_dependency_check(name, tmp_path):
+    project = packaging.stage(name, tmp_path / name)
     assert packaging.missing_requirements(project) == []
 
 
@@ -139,7 +141,8 @@ def test_the_deploy_key_is_never_printed(tmp_path, sandbox):
     (home / ".fivetran" / "connector_sdk").mkdir(parents=True)
     (home / ".fivetran" / "connector_sdk" / "_config.json").write_text(
         json.dumps({"production_base_url": f"http://127.0.0.1:{box.port}"}))
-    env = {**os.environ, "HOME": str(home), "CI": "true", "DO_NOT_TRACK": "1", "FIVETRAN_API_KEY": key}
+    env = {**os.environ, "HOME": str(home), "CI": "true", "DO_NOT_TRACK": "1", "FIVETRAN_API_KEY": key,
+           "SUITE_BUILD_DIR": str(tmp_path / "build")}
     result = subprocess.run([sys.executable, "-m", "tools.package", "deploy", "courier", "--destination", "d",
                              "--connection", "c", "--force"],  # --force: no prompt, and no pipreqs (offline)
                             cwd=ROOT, env=env, capture_output=True,

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BUILD = ROOT / "build"
+BUILD = Path(os.environ.get("SUITE_BUILD_DIR") or ROOT / "build")  # tests build elsewhere, one folder each
 CONNECTORS = ("pindrop", "courier", "customer_thermometer", "aroflo", "xurrent")
 PREINSTALLED = {"fivetran_connector_sdk", "fivetran-connector-sdk", "requests"}
 _LEFT_OUT = shutil.ignore_patterns("configuration*.json", "files", "crash-reports", "__pycache__", "*.pyc",
@@ -106,7 +106,7 @@ def package(name: str) -> Path:
     built = project / "files" / f"{project.name}.zip"
     target = BUILD / f"{name}.zip"
     shutil.copyfile(built, target)
-    print(f"{name}: {target.relative_to(ROOT)}")
+    print(f"{name}: {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}")
     return target
 
 
