@@ -59,9 +59,9 @@ def test_the_shipped_template_is_rejected_before_any_request(pindrop):
     assert all(isinstance(value, str) for value in template.values())
     with pytest.raises(ConfigError, match="placeholder"):
         run_update(pindrop, template)
-    filled = {**template, **GOOD}
-    with pytest.raises(ConfigError, match="'start_date' still holds the template placeholder"):
-        pindrop.validate_configuration(filled)
+    # the credentials filled in, the optional keys left at their <OPTIONAL_...> placeholders: their defaults
+    settings = pindrop.validate_configuration({**template, **GOOD})
+    assert (settings.start_date, settings.lookback_days, settings.base_url) == (None, 1, "https://api2.us2.pindrop.com")
 
 
 def test_the_form_lists_every_configuration_key(pindrop):
