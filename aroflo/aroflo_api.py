@@ -30,7 +30,7 @@ import requests
 from requests.auth import AuthBase
 
 from shared import http_client, timestamps
-from shared.flatten import flatten_record
+from shared.flatten import ValueTyper, flatten_record
 from shared.parsing import PayloadError, json_body, require
 
 ACCEPT_JSON = "text/json"
@@ -195,6 +195,7 @@ class ZoneApi:
     attempts: int = 4  # for throttling answers (6/429) in the body; HTTP-level retries are the Client's
     log: object = None
     debug: bool = False
+    typer: ValueTyper | None = None  # the sync's typing of row values (see to_row)
     requests_made: int = field(default=0, init=False)
     daily_remaining: str | None = field(default=None, init=False)  # X-RateLimit-Daily-Remaining, when sent
 
@@ -381,20 +382,17 @@ class RowSpec:
         return types
 
 
-def to_row(record: dict, spec: RowSpec, zone: str) -> dict:
-    """A flat, typed row with ``id`` from the zone's key, the normalized aliases, and every source field."""
+def to_row(record: dict, spec: RowSpec, zone: str, typer: ValueTyper) -> dict:
+    """A flat, typed row with ``id`` from the zone's key, the normalized aliases, and every source field.
+
+    A value that does not parse (AroFlo's types are loose) is kept as text in ``<field>_raw`` by ``typer``."""
     row = flatten_record(record, json_keys=set(spec.json))
     key = row.get(spec.key)
     if key is None or not str(key).strip():
         raise PayloadError(f"AroFlo zone={zone}: a row has no {spec.key}")
     for converter, names in ((utc_text, spec.times), (date_text, spec.dates), (_boolean, spec.booleans),
                              (_decimal_text, spec.money)):
-        for name in names:
-            if name in row:
-                try:
-                    row[name] = converter(row[name])
-                except ValueError as error:
-                    raise PayloadError(f"AroFlo zone={zone}, {spec.key} {key}: field {name}: {error}") from None
+        typer.convert(row, names, converter, where=f"{zone}.")
     if "id" in row:
         row["source_id"] = row.pop("id")  # keep a source field named id without clashing with the key
     aliases = {alias: row[source] for alias, source in spec.aliases if source in row and alias not in row}

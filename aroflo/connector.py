@@ -34,6 +34,7 @@ from fivetran_connector_sdk import Operations as op
 
 # The suite's helpers: typed configuration, transport with retries and rate limit, progress, setup advice.
 from shared import config, timestamps
+from shared.flatten import ValueTyper
 from shared.http_client import Client, RateLimiter, RetryPolicy
 from shared.progress import TableProgress, default_log_level
 from shared.redaction import Redactor
@@ -167,7 +168,8 @@ def open_api(settings: Settings, attempts: int | None = None) -> ZoneApi:
     client = Client(auth=auth, timeout_s=(min(__CONNECT_TIMEOUT_S, settings.timeout_s), settings.timeout_s),
                     retry=RetryPolicy(max_attempts=attempts), limiter=new_rate_limiter(),
                     auth_failure_hint=aroflo_api.AUTH_ADVICE, on_response=aroflo_api.status_on_http_error, log=log)
-    return ZoneApi(client, settings.base_url, attempts=attempts, log=log, debug=settings.debug_logging)
+    return ZoneApi(client, settings.base_url, attempts=attempts, log=log, debug=settings.debug_logging,
+                   typer=ValueTyper(lambda message: log.warning(client.redactor.redact(message))))
 
 
 def new_rate_limiter() -> RateLimiter:
@@ -264,7 +266,7 @@ def sync_walk(api: ZoneApi, settings: Settings, state: dict, table: str, progres
                           settings.page_size):
         page_max = None
         for record in page.rows:
-            row = aroflo_api.to_row(record, spec, table)
+            row = aroflo_api.to_row(record, spec, table, api.typer)
             # Upsert: a row read twice (lookback, resumed walk) replaces itself by id.
             op.upsert(table, row)
             value = row.get(cursor_field)

@@ -27,6 +27,7 @@ from fivetran_connector_sdk import Operations as op
 # The suite's helpers: typed configuration, the key as a query parameter, transport, progress, setup advice.
 from shared import config, timestamps
 from shared.auth import QueryKey
+from shared.flatten import ValueTyper
 from shared.http_client import Client, RetryPolicy
 from shared.progress import TableProgress, default_log_level
 from shared.redaction import Redactor
@@ -115,11 +116,13 @@ def update(configuration: dict, state: dict):
     settings = validate_configuration(configuration)
     now = utc_now()
     http = new_client(settings)
+    # A flag or date that does not parse is kept as text and logged once (redacted: it quotes the source).
+    typer = ValueTyper(lambda message: log.warning(http.redactor.redact(message)))
     try:
-        sync_thermometer(http, settings, state)
-        sync_recipient_list(http, settings, state)
-        sync_blast_result(http, settings, state, now.date())
-        sync_comment(http, settings, state, now.date())
+        sync_thermometer(http, settings, state, typer)
+        sync_recipient_list(http, settings, state, typer)
+        sync_blast_result(http, settings, state, typer, now.date())
+        sync_comment(http, settings, state, typer, now.date())
         sync_metric(http, settings, state, now)
     finally:
         http.close()
@@ -134,22 +137,22 @@ def new_client(settings: Settings, retry: RetryPolicy = RetryPolicy()) -> Client
                   timeout_s=__TIMEOUT_S, auth_failure_hint=__AUTH_HINT, log=log)
 
 
-def sync_thermometer(http: Client, settings: Settings, state: dict) -> None:
-    replace_table(http, settings, state, api.THERMOMETERS)
+def sync_thermometer(http: Client, settings: Settings, state: dict, typer: ValueTyper) -> None:
+    replace_table(http, settings, state, typer, api.THERMOMETERS)
 
 
-def sync_recipient_list(http: Client, settings: Settings, state: dict) -> None:
-    replace_table(http, settings, state, api.RECIPIENT_LISTS)
+def sync_recipient_list(http: Client, settings: Settings, state: dict, typer: ValueTyper) -> None:
+    replace_table(http, settings, state, typer, api.RECIPIENT_LISTS)
 
 
-def replace_table(http: Client, settings: Settings, state: dict, method: api.ListMethod) -> None:
+def replace_table(http: Client, settings: Settings, state: dict, typer: ValueTyper, method: api.ListMethod) -> None:
     """Read the whole list first; only then truncate, re-upsert and checkpoint together.
 
     A read that fails raises before the truncate, so no row is marked deleted; rows gone from the source are
     marked deleted by the truncate, which the checkpoint commits with the rows that are still there.
     """
     progress = TableProgress(method.table, log, unit="calls")
-    rows = api.fetch_rows(http, settings.base_url, method, {})
+    rows = api.fetch_rows(http, settings.base_url, method, {}, typer)
     progress.page_done(len(rows))
     # Truncate: soft-delete every row synced before; each row upserted below is live again.
     op.truncate(method.table)
@@ -161,15 +164,16 @@ def replace_table(http: Client, settings: Settings, state: dict, method: api.Lis
     progress.finished()
 
 
-def sync_blast_result(http: Client, settings: Settings, state: dict, today: date) -> None:
-    sync_by_windows(http, settings, state, api.BLAST_RESULTS, today)
+def sync_blast_result(http: Client, settings: Settings, state: dict, typer: ValueTyper, today: date) -> None:
+    sync_by_windows(http, settings, state, typer, api.BLAST_RESULTS, today)
 
 
-def sync_comment(http: Client, settings: Settings, state: dict, today: date) -> None:
-    sync_by_windows(http, settings, state, api.COMMENTS, today)
+def sync_comment(http: Client, settings: Settings, state: dict, typer: ValueTyper, today: date) -> None:
+    sync_by_windows(http, settings, state, typer, api.COMMENTS, today)
 
 
-def sync_by_windows(http: Client, settings: Settings, state: dict, method: api.ListMethod, today: date) -> None:
+def sync_by_windows(http: Client, settings: Settings, state: dict, typer: ValueTyper, method: api.ListMethod,
+                    today: date) -> None:
     """Walk date windows from the cursor to tomorrow (UTC; the account may be ahead of UTC), oldest first.
 
     ``state[table] = {"cursor": "YYYY-MM-DD", "window_days": n}``. ``cursor`` is where the next sync starts: after
@@ -185,7 +189,7 @@ def sync_by_windows(http: Client, settings: Settings, state: dict, method: api.L
 
     def fetch(start: date, end: date, limit: int) -> list[dict]:
         params = {"fromDate": start.isoformat(), "toDate": end.isoformat(), "limit": limit}
-        return api.fetch_rows(http, settings.base_url, method, params)
+        return api.fetch_rows(http, settings.base_url, method, params, typer)
 
     for window in api.walk_windows(fetch, first_day, today + timedelta(days=1), row_limit=__WINDOW_ROW_LIMIT,
                                    day_row_limit=__DAY_ROW_LIMIT, date_column=method.window_date, log=log,

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 
 # The suite's helpers: UTC timestamps, flattening, hardened streaming XML, the redacting HTTP client.
 from shared import timestamps
-from shared.flatten import flatten_record
+from shared.flatten import ValueTyper, flatten_record
 from shared.http_client import Client
 from shared.parsing import PayloadError, xml_rows
 
@@ -75,7 +75,7 @@ class Window:
     next_days: int  # the length the walk tries next: a resumed walk can start with it
 
 
-def fetch_rows(http: Client, base_url: str, method: ListMethod, params: dict) -> list[dict]:
+def fetch_rows(http: Client, base_url: str, method: ListMethod, params: dict, typer: ValueTyper) -> list[dict]:
     """Every row of one call as a flat, typed dict; anything but the documented XML raises PayloadError."""
     what = describe(method.method, params)
     response = http.get(base_url, params={"getMethod": method.method, **params}, description=what)
@@ -83,7 +83,7 @@ def fetch_rows(http: Client, base_url: str, method: ListMethod, params: dict) ->
     failure = _error_text(what, body, "XML")
     if failure is None:
         try:
-            return [to_row(record, method) for record in xml_rows([body], root=method.root, row=method.row)]
+            return [to_row(record, method, typer) for record in xml_rows([body], root=method.root, row=method.row)]
         except PayloadError as error:
             failure = PayloadError(f"{what}: {error}")
     # Raised outside the except block, redacted: a body (quoted in the message) can echo the key.
@@ -120,28 +120,28 @@ def _excerpt(body: bytes) -> str:
     return " ".join(body[: _EXCERPT_CHARS * 4].decode("utf-8", "replace").split())[:_EXCERPT_CHARS]
 
 
-def to_row(record: dict, method: ListMethod) -> dict:
-    """Flatten nested elements to ``a_b`` columns, type the known flags and dates, and require the key."""
+def to_row(record: dict, method: ListMethod, typer: ValueTyper) -> dict:
+    """Flatten nested elements to ``a_b`` columns, type the known flags and dates, and require the key.
+
+    A flag or date that does not parse (their formats are unconfirmed) is kept as text in ``<column>_raw``."""
     row = flatten_record(record)  # a flat row (the usual case) comes back as a plain copy
     if row.get(method.key) in (None, ""):
         raise PayloadError(f"a row has no {method.key} (its fields: {', '.join(sorted(row)[:15])})")
-    for column in FLAG_COLUMNS & row.keys():
-        row[column] = to_flag(row[column], column)
-    for column in DATE_COLUMNS & row.keys():
-        row[column] = to_utc(row[column], column)
+    typer.convert(row, FLAG_COLUMNS & row.keys(), to_flag, where=f"{method.table}.")
+    typer.convert(row, DATE_COLUMNS & row.keys(), to_utc, where=f"{method.table}.")
     return row
 
 
-def to_flag(value, column: str) -> bool | None:
+def to_flag(value) -> bool | None:
     if value is None or value == "":
         return None
     flag = _FLAGS.get(str(value).strip().lower())
     if flag is None:
-        raise PayloadError(f"{column} is {value!r}, expected 1 or 0")
+        raise ValueError(f"{value!r} is not 1 or 0")
     return flag
 
 
-def to_utc(value, column: str) -> str | None:
+def to_utc(value) -> str | None:
     """A date or date-time as UTC ISO-8601. The API names no timezone: a value without an offset is taken as UTC.
 
     Empty values and MySQL's zero date ``0000-00-00`` are None.
@@ -152,8 +152,8 @@ def to_utc(value, column: str) -> str | None:
     try:
         return timestamps.to_utc_iso(text)
     except ValueError:
-        failure = f"{column} is {text!r}, expected a date or date-time such as 2024-01-31 13:45:00"
-    raise PayloadError(failure)
+        failure = f"{text!r} is not a date or date-time such as 2024-01-31 13:45:00"
+    raise ValueError(failure)
 
 
 def day_of(row: dict, column: str | None) -> date | None:

@@ -6,10 +6,14 @@ object in the next): they are passed through untouched, for a column the connect
 ``schema()`` (the SDK encodes the value as JSON). A flattened name that collides with another key raises instead
 of silently overwriting it.
 
-Public: flatten_record, to_json
+``ValueTyper`` types declared columns of a row; a value its converter refuses is kept as text instead of failing
+the sync (see there).
+
+Public: flatten_record, to_json, ValueTyper
 """
 
 import json
+from collections.abc import Callable, Iterable
 from typing import Any
 
 
@@ -60,3 +64,29 @@ def _put(flat: dict, name: str, value: Any) -> None:
 def _collision(name: str) -> None:
     raise ValueError(f"flattening produced the column {name!r} twice (a key of that name and a nested key "
                      "that flattens to it); rename one of them")
+
+
+class ValueTyper:
+    """Converts the typed columns of rows (dates, flags, amounts) for one sync.
+
+    The sources' types are loose: one odd value (``"…"``, ``"N/A"`` in a date) must not stop every sync from then
+    on, nor drop its row. So a value the converter refuses (ValueError) leaves the typed column null and is kept,
+    as the source's text, in ``<column>_raw``; ``warn`` is told once per column and sync (``where`` names it).
+    """
+
+    def __init__(self, warn: Callable[[str], None]):
+        self.warn = warn
+        self.refused: set[str] = set()
+
+    def convert(self, row: dict, columns: Iterable[str], converter: Callable[[Any], Any], where: str = "") -> None:
+        for name in columns:
+            if name not in row:
+                continue
+            try:
+                row[name] = converter(row[name])
+            except ValueError as error:
+                row[f"{name}_raw"], row[name] = str(row[name]), None
+                if f"{where}{name}" not in self.refused:
+                    self.refused.add(f"{where}{name}")
+                    self.warn(f"{where}{name}: {error}; that value is kept as text in {name}_raw and {name} is "
+                              "null (further such values of this column are not logged)")

@@ -115,17 +115,27 @@ def test_anything_but_the_documented_xml_fails_the_sync(ct, sleeps, body, messag
     assert failed.operations == []  # nothing emitted, nothing checkpointed
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("response_bounced", "yes", "response_bounced is 'yes', expected 1 or 0"),
-    ("response_date", "31/01/2024", "response_date is '31/01/2024', expected a date or date-time"),
-])
 @responses.activate
-def test_a_value_that_cannot_be_typed_fails_clearly(ct, sleeps, field, value, message):
-    body = (f"<thermometer_blast_responses><thermometer_blast_response><response_id>1</response_id>"
-            f"<{field}>{value}</{field}></thermometer_blast_response></thermometer_blast_responses>")
-    answer({"getBlastResults": body})
-    with pytest.raises(PayloadError, match=re.escape(f"getBlastResults 1970-01-01..2026-07-03: {message}")):
-        run_update(ct, {"api_key": KEY})
+def test_a_value_that_cannot_be_typed_is_kept_as_text_and_the_row_delivered(ct, sleeps, log, monkeypatch):
+    """Formats are unconfirmed: an odd flag or date costs neither the row nor the sync. The typed column is null,
+    the source's text goes to <column>_raw, and the log says so once per column."""
+    monkeypatch.setattr(ct, "log", log)
+    rows = "".join(f"<thermometer_blast_response><response_id>{n}</response_id><response_bounced>{flag}"
+                   f"</response_bounced><response_date>{day}</response_date></thermometer_blast_response>"
+                   for n, flag, day in ((1, "yes", "31/01/2024"), (2, "0", "2024-01-31 10:00:00"),
+                                        (3, "maybe", "01/02/2024")))
+    answer({"getBlastResults": f"<thermometer_blast_responses>{rows}</thermometer_blast_responses>"})
+    recorder, _ = run_update(ct, {"api_key": KEY})
+    got = {row["response_id"]: row for row in recorder.upserts("blast_result")}
+    assert set(got) == {"1", "2", "3"}
+    assert (got["1"]["response_bounced"], got["1"]["response_bounced_raw"]) == (None, "yes")
+    assert (got["1"]["response_date"], got["1"]["response_date_raw"]) == (None, "31/01/2024")
+    assert got["2"]["response_date"] == "2024-01-31T10:00:00.000000Z" and "response_date_raw" not in got["2"]
+    assert got["2"]["response_bounced"] is False
+    warnings = [message for level, message in log.lines if level == "WARNING" and "_raw" in message]
+    assert sorted(w.split(":")[0] for w in warnings) == ["blast_result.response_bounced",
+                                                          "blast_result.response_date"]
+    assert "'31/01/2024' is not a date or date-time" in " ".join(warnings)
 
 
 @responses.activate
