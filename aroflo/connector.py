@@ -23,6 +23,7 @@ ends the sync cleanly with a warning, and the next sync resumes from the checkpo
 
 import ipaddress
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -180,15 +181,21 @@ def sync_users(api: ZoneApi, settings: Settings, state: dict, started_at: dateti
     """Two ascending walks: users updated since ``updated_cursor``, then users created since ``created_cursor``.
 
     A user never updated has a blank ``lastupdateddatetimeutc`` and only the second walk finds it. Two walks
-    rather than one ``or`` clause: each is sorted by its own field, so each can checkpoint after a page.
+    rather than one ``or`` clause: each is sorted by its own field, so each can checkpoint after a page. The
+    second walk does not upsert again the users the first one delivered.
     """
     entry = state.setdefault("users", {})
     progress = TableProgress("users", log=log, every_rows=settings.page_size)
-    for cursor_key, cursor_field in (("updated_cursor", "lastupdateddatetimeutc"),
-                                     ("created_cursor", "createddatetimeutc")):
-        since = _since(entry, cursor_key, settings, lookback=__USERS_LOOKBACK, first=__EARLIEST)
-        sync_walk(api, settings, state, "users", progress, entry, cursor_key, cursor_field, since,
-                  ceiling=timestamps.utc_iso(started_at))
+    ceiling = timestamps.utc_iso(started_at)
+    since = _since(entry, "updated_cursor", settings, lookback=__USERS_LOOKBACK, first=__EARLIEST)
+    sync_walk(api, settings, state, "users", progress, entry, "updated_cursor", "lastupdateddatetimeutc", since,
+              ceiling)
+    # The first walk delivered every user updated after ``since``: the second one skips those (a day's margin
+    # for how AroFlo compares times), so a first sync does not upsert every user twice.
+    delivered = timestamps.utc_iso(timestamps.parse_utc(since.replace(" ", "T") + "Z") + timedelta(days=1))
+    since = _since(entry, "created_cursor", settings, lookback=__USERS_LOOKBACK, first=__EARLIEST)
+    sync_walk(api, settings, state, "users", progress, entry, "created_cursor", "createddatetimeutc", since, ceiling,
+              already_delivered=lambda row: (row.get("lastupdateddatetimeutc") or "") > delivered)
     _table_done(state, progress)
 
 
@@ -251,8 +258,10 @@ def _since(holder: dict, cursor_key: str, settings: Settings, *, lookback: timed
 
 
 def sync_walk(api: ZoneApi, settings: Settings, state: dict, table: str, progress: TableProgress, holder: dict,
-              cursor_key: str, cursor_field: str, since: str, ceiling: str) -> None:
-    """Upsert every row with ``cursor_field > since``, ascending; ``holder[cursor_key]`` follows the pages.
+              cursor_key: str, cursor_field: str, since: str, ceiling: str,
+              already_delivered: Callable[[dict], bool] = lambda row: False) -> None:
+    """Upsert every row with ``cursor_field > since`` (but those ``already_delivered`` by this sync), ascending;
+    ``holder[cursor_key]`` follows the pages.
 
     The cursor is the largest value delivered (capped at ``ceiling``, so one future-dated row cannot hide the
     rows after it) and never moves back; ``holder["walking"]`` lists the walk until its last page.
@@ -267,8 +276,9 @@ def sync_walk(api: ZoneApi, settings: Settings, state: dict, table: str, progres
         page_max = None
         for record in page.rows:
             row = aroflo_api.to_row(record, spec, table, api.typer)
-            # Upsert: a row read twice (lookback, resumed walk) replaces itself by id.
-            op.upsert(table, row)
+            if not already_delivered(row):
+                # Upsert: a row read twice (lookback, resumed walk) replaces itself by id.
+                op.upsert(table, row)
             value = row.get(cursor_field)
             page_max = max(filter(None, (page_max, value)), default=None)
             if in_order and value and delivered_max and value < delivered_max:

@@ -23,6 +23,10 @@ def test_every_table_and_key_across_several_pages(aroflo, fake_box):
         assert set(synced(recorder, table)) == source_ids(fake, table), table
         assert all(row["id"] for row in recorder.upserts(table))
     assert len(recorder.upserts("suppliers")) == SMALL["suppliers"]  # one walk: each row exactly once
+    # users: two walks, but the created walk skips the users the updated walk already delivered
+    assert len(recorder.upserts("users")) == SMALL["users"]
+    never_updated = [row for row in fake.rows("users") if not (row.get("lastupdateddatetimeutc") or "").strip()]
+    assert never_updated, "the fake should hold users that were never updated"
     assert len(recorder.upserts("payments")) == SMALL["payments"]
     pages = [(r.arg("zone"), r.arg("page")) for r in box.requests_to("aroflo")]
     assert pages.count(("payments", "5")) == 1 and ("payments", "6") not in pages  # 230 rows, 50 a page
