@@ -10,7 +10,9 @@ report_date, report_type and every CSV column. A row without its key value gets 
 day after it (minus ``lookback_days``) up to today and checkpoints after each report. A 404 within
 ``missing_report_grace_days`` of today means "not generated yet": that type stops there and the day is asked again
 next sync. An older 404 is logged as missing and passed. A 202/204 (never seen) counts as a 404; a JSON, HTML or
-XML answer is an error, not an empty report. Any other failure fails the sync; progress stays put.
+XML answer is an error, not an empty report. Any other failure fails the sync; progress stays put. A report
+refused with an HTTP error (after retries) fails the sync only after the other report types are synced; refused
+credentials, a malformed report and a connection lost mid-report fail it at once.
 Quirks: the day's time zone is unknown, so report_date stays a plain string; a report never deletes rows.
 """
 
@@ -107,11 +109,32 @@ def update(configuration: dict, state: dict):
     settings = validate_configuration(configuration)
     today = today_utc()
     http = new_client(settings)
+    failed: list[Exception] = []
     try:
         for report_type in settings.report_types:
-            sync_report_type(http, settings, state, report_type, today)
+            try:
+                sync_report_type(http, settings, state, report_type, today)
+            except HttpError as error:
+                if not report_failure_leaves_others(error):
+                    raise
+                # That type's progress stays before the failed report; the other types can still be synced.
+                log.severe(f"{report_type}: {error}; its progress stays before that report, the other report "
+                           "types are synced first and the sync then fails")
+                failed.append(error)
     finally:
         http.close()
+    if failed:
+        raise failed[0]
+
+
+def report_failure_leaves_others(error: HttpError) -> bool:
+    """A report refused with an HTTP error (after retries) need not stop the other types: nothing of it was
+    upserted, since the status comes before the body. Refused credentials would fail every type the same way.
+
+    A failure while the body streams (a malformed report, a connection lost for good) stops the sync at once:
+    the rows already upserted from it must not be committed by the other types' checkpoints.
+    """
+    return not isinstance(error, TokenRequestError) and error.status not in (401, 403)
 
 
 def new_client(settings: Settings) -> Client:

@@ -197,8 +197,8 @@ def test_a_failing_report_leaves_progress_before_it_and_the_next_sync_fills_the_
         run_update(pindrop, configuration, recorder=failed)
     state = failed.checkpoints[-1]
     assert state["cases"] == {"last_day_delivered": day(-5).isoformat()}
-    assert state["calls"] == {"last_day_delivered": day(-1).isoformat()}  # earlier types completed
-    assert "account_risk" not in state and "enrollment" not in state  # later types never started
+    for other in ("blacklist", "calls", "audit", "account_risk", "enrollment"):  # before and after: all delivered
+        assert state[other] == {"last_day_delivered": day(-1).isoformat()}, other
     box.faults.clear()
     box.requests.clear()
     healed, state2 = run_update(pindrop, configuration, state)
@@ -210,14 +210,21 @@ def test_a_failing_report_leaves_progress_before_it_and_the_next_sync_fills_the_
 
 
 @pytest.mark.parametrize("status", [400, 403, 410])
-def test_other_client_errors_fail_at_once_with_progress_kept(pindrop, fake_box, sleeps, status):
+def test_other_client_errors_are_not_retried_and_keep_progress(pindrop, fake_box, sleeps, status):
+    """A report's own error stops its type and fails the sync once the other types are synced; a 403 (the token
+    refused) would fail every type the same way, so it stops the sync at once."""
     fake, box, configuration = fake_box()
     box.faults.add("pindrop", f"/v1/nightly_reports/blacklist/{day(-3).isoformat()}", "status", status=status)
     failed = Recorder()
     with pytest.raises(HttpError, match=f"HTTP {status}") as error:
         run_update(pindrop, configuration, recorder=failed)
     assert error.value.status == status
-    assert failed.checkpoints[-1] == {"blacklist": {"last_day_delivered": day(-4).isoformat()}}
+    assert failed.checkpoints[-1]["blacklist"] == {"last_day_delivered": day(-4).isoformat()}
+    others = {t: v for t, v in failed.checkpoints[-1].items() if t != "blacklist"}
+    if status == 403:
+        assert others == {}
+    else:
+        assert others == {t: {"last_day_delivered": day(-1).isoformat()} for t in REPORT_TYPES if t != "blacklist"}
     assert sleeps == []
     assert len(requested_days(box, "blacklist")) == 5  # four delivered, the failing one asked once
 
