@@ -118,7 +118,7 @@ def update(configuration: dict, state: dict):
                 if not report_failure_leaves_others(error):
                     raise
                 # That type's progress stays before the failed report; the other types can still be synced.
-                log.severe(f"{report_type}: {error}; its progress stays before that report, the other report "
+                log.error(f"{report_type}: {error}; its progress stays before that report, the other report "
                            "types are synced first and the sync then fails")
                 failed.append(error)
     finally:

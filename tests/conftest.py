@@ -66,6 +66,9 @@ class ListLog:
     def severe(self, message, *_):
         self.lines.append(("SEVERE", message))
 
+    def error(self, message, *_):
+        self.lines.append(("ERROR", message))
+
     def fine(self, message):
         self.lines.append(("FINE", message))
 
