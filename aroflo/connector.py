@@ -37,8 +37,9 @@ from fivetran_connector_sdk import Operations as op
 from shared import config, timestamps
 from shared.flatten import ValueTyper
 from shared.http_client import Client, RateLimiter, RetryPolicy
-from shared.progress import TableProgress, default_log_level
+from shared.progress import TableProgress
 from shared.redaction import Redactor
+from shared.runner import default_log_level
 from shared.setup_check import explain_failure
 
 if str(Path(__file__).resolve().parent) not in sys.path:  # the sibling module, however this file is loaded
@@ -278,7 +279,7 @@ def sync_walk(api: ZoneApi, settings: Settings, state: dict, table: str, progres
             row = aroflo_api.to_row(record, spec, table, api.typer)
             if not already_delivered(row):
                 # Upsert: a row read twice (lookback, resumed walk) replaces itself by id.
-                op.upsert(table, row)
+                op.upsert(table=table, data=row)
             value = row.get(cursor_field)
             page_max = max(filter(None, (page_max, value)), default=None)
             if in_order and value and delivered_max and value < delivered_max:

@@ -30,7 +30,8 @@ from shared.flatten import flatten_record
 from shared.http_client import Client, HttpError, RetryPolicy
 from shared.pagination import PAGE_FAILURES, by_cursor
 from shared.parsing import PayloadError, require
-from shared.progress import TableProgress, default_log_level
+from shared.progress import TableProgress
+from shared.runner import default_log_level, truncate_table
 from shared.setup_check import explain_failure
 
 __DEFAULT_BASE_URL = "https://api.courier.com"
@@ -132,11 +133,11 @@ def sync_full_scan(http: Client, settings: Settings, state: dict, table: Table) 
     """
     progress = TableProgress(table.name, log)
     # Truncate: soft-delete the rows of earlier syncs; every row this scan upserts is live again.
-    op.truncate(table.name)
+    truncate_table(op, table.name, log)
     for page in _pages(http, settings, table):
         for record in page.records:
             # Upsert: insert the row or replace the one with the same primary key.
-            op.upsert(table.name, to_row(record, table))
+            op.upsert(table=table.name, data=to_row(record, table))
         progress.page_done(len(page.records))
     # Checkpoint: commit the truncate and the whole scan together (full-scan tables keep no state of their own).
     op.checkpoint(state)
@@ -159,7 +160,7 @@ def sync_messages(http: Client, settings: Settings, state: dict) -> None:
         for page in _message_pages(http, settings, walk):
             for record in page.records:
                 # Upsert: a message re-read by the lookback replaces its earlier version (status changes).
-                op.upsert(__MESSAGES.name, to_row(record, __MESSAGES))
+                op.upsert(table=__MESSAGES.name, data=to_row(record, __MESSAGES))
             walk.update(page_token=page.next_token, saved_at_s=int(time.time()),
                         max_enqueued=_largest_enqueued(page.records, walk["max_enqueued"]))
             progress.page_done(len(page.records))

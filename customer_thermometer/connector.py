@@ -29,8 +29,9 @@ from shared import config, timestamps
 from shared.auth import QueryKey
 from shared.flatten import ValueTyper
 from shared.http_client import Client, RetryPolicy
-from shared.progress import TableProgress, default_log_level
+from shared.progress import TableProgress
 from shared.redaction import Redactor
+from shared.runner import default_log_level, truncate_table
 from shared.setup_check import explain_failure
 
 try:  # The API helpers next to this file: on sys.path under Fivetran and `fivetran debug`, not when loaded by path.
@@ -155,10 +156,10 @@ def replace_table(http: Client, settings: Settings, state: dict, typer: ValueTyp
     rows = api.fetch_rows(http, settings.base_url, method, {}, typer)
     progress.page_done(len(rows))
     # Truncate: soft-delete every row synced before; each row upserted below is live again.
-    op.truncate(method.table)
+    truncate_table(op, method.table, log)
     for row in rows:
         # Upsert: insert the row or replace the one with the same id.
-        op.upsert(method.table, row)
+        op.upsert(table=method.table, data=row)
     # Checkpoint: commit the truncate and the full list at once (these tables keep no state of their own).
     op.checkpoint(state)
     progress.finished()
@@ -196,7 +197,7 @@ def sync_by_windows(http: Client, settings: Settings, state: dict, typer: ValueT
                                    first_days=entry.get("window_days"), label=method.table):
         for row in window.rows:
             # Upsert: a response re-read by an overlap or the lookback replaces its earlier version.
-            op.upsert(method.table, row)
+            op.upsert(table=method.table, data=row)
         progress.page_done(len(window.rows), f"{window.first}..{window.last}")
         complete_through = min(window.last, last_complete_day) - timedelta(days=settings.lookback_days)
         entry["cursor"] = max(first_day, complete_through).isoformat()
@@ -227,10 +228,10 @@ def sync_metric(http: Client, settings: Settings, state: dict, now: datetime) ->
             params["limit"] = __METRIC_RESULT_LIMIT
         value = api.fetch_metric(http, settings.base_url, method, params)
         # Upsert: keyed by metric and UTC day, so a second sync the same day replaces the value.
-        op.upsert("metric", {"metric": name, "captured_date": window_to.isoformat(),
-                             "captured_at": timestamps.utc_iso(now), "value": value, "api_method": method,
-                             "window_from": window_from.isoformat() if windowed else None,
-                             "window_to": window_to.isoformat() if windowed else None})
+        op.upsert(table="metric", data={"metric": name, "captured_date": window_to.isoformat(),
+                                        "captured_at": timestamps.utc_iso(now), "value": value, "api_method": method,
+                                        "window_from": window_from.isoformat() if windowed else None,
+                                        "window_to": window_to.isoformat() if windowed else None})
         progress.page_done(1, name)
     # Checkpoint: flush today's metric rows (the table keeps no state).
     op.checkpoint(state)

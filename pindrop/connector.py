@@ -35,7 +35,8 @@ from shared import config
 from shared.auth import OAuth2ClientCredentials, TokenRequestError
 from shared.http_client import Client, HttpError, RateLimiter
 from shared.parsing import PayloadError, csv_rows
-from shared.progress import TableProgress, default_log_level
+from shared.progress import TableProgress
+from shared.runner import default_log_level
 from shared.setup_check import explain_failure
 
 __REPORT_KEYS = {  # report type (= table) -> its key column; the fixed order in which a sync walks them
@@ -182,7 +183,7 @@ def deliver_report(http: Client, settings: Settings, state: dict, report_type: s
         with response:
             for record in report_records(response, report_type, day, key_column):
                 # Upsert: the row replaces any earlier copy with the same report_date and key.
-                op.upsert(report_type, record)
+                op.upsert(table=report_type, data=record)
                 rows += 1
                 if rows % __FLUSH_EVERY_ROWS == 0:
                     # Checkpoint the unchanged state: flushes the runner's buffer, claims nothing about this report.

@@ -5,7 +5,7 @@ slow, while checkpointing rarely costs memory and re-reads after a crash. ``chec
 least ``every_rows`` rows or ``every_seconds`` have passed since the last checkpoint; the connector still makes
 every ``op.checkpoint`` call itself. Progress lines are logged at most every ``log_every_seconds``.
 
-Public: TableProgress, default_log_level
+Public: TableProgress
 """
 
 import logging
@@ -15,16 +15,6 @@ from collections.abc import Callable
 DEFAULT_CHECKPOINT_ROWS = 5_000
 DEFAULT_CHECKPOINT_SECONDS = 30.0
 DEFAULT_LOG_SECONDS = 10.0
-
-
-def default_log_level(sdk_logging) -> None:
-    """Give the SDK's ``Logging`` a level (INFO) if it has none yet.
-
-    Only the SDK's runner sets one, and its first log line raises a TypeError without it: so a direct ``update()``
-    call (a script, or a test with a stand-in ``op``) would fail on logging, not on anything it checks.
-    """
-    if hasattr(sdk_logging, "LOG_LEVEL") and sdk_logging.LOG_LEVEL is None:  # (a test's stand-in log has none)
-        sdk_logging.LOG_LEVEL = sdk_logging.Level.INFO
 
 
 class TableProgress:

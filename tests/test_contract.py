@@ -4,7 +4,7 @@
 - every checkpoint is JSON, and its cursors (keys ``cursor``, ``*_cursor``, ``watermark*``, ``last_*``) never go
   backwards, within a sync or into the next one;
 - the placeholders of its ``configuration.json`` are rejected;
-- its ``update()`` runs outside the SDK's runner too (the SDK's log level unset, a stand-in ``op``);
+- its ``update()`` runs outside the SDK's runner too (no log level set, only ``upsert``/``checkpoint`` stood in);
 - a canary secret in every secret field of its setup form never appears in captured output, in an exception, or
   in any file a run writes (state, warehouse, crash report), whether the sync succeeds or fails.
 """
@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 import pytest
-from fivetran_connector_sdk import Logging
+from fivetran_connector_sdk import Logging, Operations
 
 from sandbox import registry
 from tests.harness import (
@@ -89,14 +89,19 @@ def test_upserted_tables_are_declared_keys_are_never_null_and_cursors_never_go_b
     assert_never_backwards(first.checkpoints + second.checkpoints)
 
 
-def test_update_runs_without_the_sdk_runner_having_set_a_log_level(connector_name, sandbox, sleeps, monkeypatch):
-    """A direct ``update()`` call (a script, another team's test) must not die on the SDK's first log line."""
+def test_update_runs_without_the_sdk_runner(connector_name, sandbox, sleeps, monkeypatch):
+    """A direct ``update()`` call, as a script or another team's test makes it: no log level set, and only the
+    SDK's ``upsert`` and ``checkpoint`` stood in for (a truncate then has no runner to go to)."""
+    upserts, checkpoints = [], []
     monkeypatch.setattr(Logging, "LOG_LEVEL", None)
+    monkeypatch.setattr(Operations, "upsert", staticmethod(lambda table, data, **_: upserts.append(table)))
+    monkeypatch.setattr(Operations, "checkpoint", staticmethod(checkpoints.append))
     module = load_connector(connector_name)
     box = sandbox(registry.make_fake(connector_name))
-    recorder, _ = run_update(module, box.configuration(connector_name))
-    assert recorder.tables(), "the sync delivered nothing"
-    assert Logging.LOG_LEVEL == Logging.Level.INFO
+    configuration = box.configuration(connector_name)
+    module.update(configuration, {})
+    assert set(upserts) == {table["table"] for table in module.schema(configuration)}
+    assert checkpoints and Logging.LOG_LEVEL == Logging.Level.INFO
 
 
 def test_the_configuration_template_is_rejected(connector_name):

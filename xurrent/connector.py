@@ -36,7 +36,8 @@ from shared.flatten import flatten_record
 from shared.http_client import Client, RateLimiter, RetryPolicy
 from shared.pagination import PAGE_FAILURES, PaginationError, by_next_link
 from shared.parsing import PayloadError
-from shared.progress import TableProgress, default_log_level
+from shared.progress import TableProgress
+from shared.runner import default_log_level
 from shared.setup_check import explain_failure
 
 __REGION_API_URLS = {
@@ -230,7 +231,7 @@ def sync_walk(http: Client, settings: Settings, state: dict, table: Table, since
             for record in page.records:
                 row = to_row(record, table)
                 # Upsert: insert the row, or replace the one with the same id (the >= bound re-reads a few).
-                op.upsert(table.name, row)
+                op.upsert(table=table.name, data=row)
                 note_updated_at(walk, row["updated_at"], table)
             walk["throttled"] |= page.response.headers.get("X-Pagination-Throttled", "").lower() == "true"
             progress.page_done(len(page.records), f"updated_at up to {walk['latest']}")

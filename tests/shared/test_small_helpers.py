@@ -4,7 +4,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from shared import config, timestamps
+from shared import config, runner, timestamps
 from shared.flatten import flatten_record
 from shared.progress import TableProgress
 
@@ -178,3 +178,21 @@ def test_progress_lines_are_rate_limited_and_a_closing_line_counts_rows(log):
     lines = [m for _, m in log.lines]
     assert lines == ["message: sync started", "message: 60 rows so far from 6 pages",
                      "message: 60 rows delivered from 6 pages"]
+
+
+def test_truncate_without_a_runner_is_skipped_with_a_warning_and_other_errors_raise(log):
+    class NoRunner:
+        @staticmethod
+        def truncate(table, **_):
+            raise RuntimeError("no runner is installed: operations can only be called while the runner executes")
+
+    class Broken:
+        @staticmethod
+        def truncate(table, **_):
+            raise RuntimeError("something else")
+
+    runner.truncate_table(NoRunner, "brand", log)
+    assert "brand: no SDK runner" in log.text()
+    with pytest.raises(RuntimeError, match="something else"):
+        runner.truncate_table(Broken, "brand", log)
+
