@@ -264,6 +264,17 @@ def test_a_frozen_clock_does_not_hold_the_rate_limiter_forever(monkeypatch):
     assert waits == [1.0]
 
 
+def test_a_patched_out_time_sleep_does_not_turn_the_limiter_into_a_busy_loop(monkeypatch):
+    """A test that patches ``time.sleep`` to return at once (the real clock running): one wait, then on."""
+    waits = []
+    monkeypatch.setattr(time, "sleep", waits.append)
+    limiter = RateLimiter([(60.0, 1)])
+    started = time.monotonic()
+    limiter.acquire()
+    limiter.acquire()
+    assert len(waits) == 1 and waits[0] > 59 and time.monotonic() - started < 1
+
+
 def test_rate_limiter_below_one_per_second(monkeypatch):
     now = [0.0]
     monkeypatch.setattr(http_client, "sleep", lambda s: now.__setitem__(0, now[0] + s))
