@@ -579,17 +579,29 @@ def run_child(mode: str, spec: dict, log_path: Path) -> dict:
 
 # --- one measurement -------------------------------------------------------------------------------------------
 
-def measure(name: str, rows: int) -> dict:
-    from tools.package import quiet_home, stage
-
-    folder = WORK / f"{name}-{rows}"
+def fresh_folder(label: str) -> Path:
+    folder = WORK / label
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    home = quiet_home(WORK / "home")
+    return folder
+
+
+def child_spec(name: str, info: dict) -> dict:
+    """What every child is told: the connector, a quiet HOME, and the fake's configuration and URL."""
+    from tools.package import quiet_home
+
+    return {"name": name, "home": str(quiet_home(WORK / "home")), "configuration": info["configuration"],
+            "base_url": info["base_url"]}
+
+
+def measure(name: str, rows: int) -> dict:
+    from tools.package import stage
+
+    folder = fresh_folder(f"{name}-{rows}")
     server = Server(name, rows, folder / "server.log")
     try:
         info = server.info
-        base = {"name": name, "home": str(home), "configuration": info["configuration"], "base_url": info["base_url"]}
+        base = child_spec(name, info)
         ingest = run_child("ingest", {**base, "project": str(stage(name, folder / "ingest"))}, folder / "ingest.log")
         server.command("clear")
         project = stage(name, folder / "sync")
@@ -621,15 +633,12 @@ def measure(name: str, rows: int) -> dict:
 def measure_memory(name: str, rows: int) -> dict:
     """``--memory-only``: child 5 alone (the connector's process, the runner out of it), for the memory target at
     sizes where the full measurement takes half an hour (AroFlo's 1,000,000 rows through the local runner)."""
-    from tools.package import quiet_home, stage
+    from tools.package import stage
 
-    folder = WORK / f"{name}-{rows}-memory"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    folder = fresh_folder(f"{name}-{rows}-memory")
     server = Server(name, rows, folder / "server.log")
     try:
-        spec = {"name": name, "home": str(quiet_home(WORK / "home")), "configuration": server.info["configuration"],
-                "base_url": server.info["base_url"], "project": str(stage(name, folder / "stream"))}
+        spec = {**child_spec(name, server.info), "project": str(stage(name, folder / "stream"))}
         stream = run_child("stream", spec, folder / "stream.log")
         requests_made = int(server.command(f"dump {folder / 'requests.jsonl'}"))
     finally:
@@ -644,11 +653,10 @@ MEMORY_HEADER = ("connector", "rows", "time s", "conn MB", "buffer", "checkpoint
 
 
 def memory_table(results: list[dict]) -> str:
-    lines = ["| " + " | ".join(MEMORY_HEADER) + " |",
-             "|" + "|".join("---" if i == 0 else "---:" for i in range(len(MEMORY_HEADER))) + "|"]
-    lines += [f"| {r['connector']} | {r['rows']:,} | {r['seconds']:.2f} | {r['connector_mb']:.0f} | "
-              f"{r['buffer_max']:,} | {r['checkpoints']:,} | {r['requests']:,} | {r['expected']:,} |" for r in results]
-    return "\n".join(lines)
+    rows = [(r["connector"], f"{r['rows']:,}", f"{r['seconds']:.2f}", f"{r['connector_mb']:.0f}",
+             f"{r['buffer_max']:,}", f"{r['checkpoints']:,}", f"{r['requests']:,}", f"{r['expected']:,}")
+            for r in results]
+    return markdown(MEMORY_HEADER, rows)
 
 
 def memory_only(connectors: list[str], scales: list[int], started_on: str) -> int:
@@ -749,9 +757,14 @@ def plain_table(results: list[dict]) -> str:
 
 
 def markdown_table(results: list[dict]) -> str:
-    lines = ["| " + " | ".join(HEADER) + " |",
-             "|" + "|".join("---" if i == 0 else "---:" for i in range(len(HEADER))) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in table_rows(results)]
+    return markdown(HEADER, table_rows(results))
+
+
+def markdown(header: tuple, rows: list[tuple]) -> str:
+    """A Markdown table: the first column left-aligned, the figures right-aligned."""
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
 
 
