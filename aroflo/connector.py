@@ -188,12 +188,12 @@ def sync_users(api: ZoneApi, settings: Settings, state: dict, started_at: dateti
     entry = state.setdefault("users", {})
     progress = TableProgress("users", log=log, every_rows=settings.page_size)
     ceiling = timestamps.utc_iso(started_at)
-    since = _since(entry, "updated_cursor", settings, lookback=__USERS_LOOKBACK, first=__EARLIEST)
-    sync_walk(api, settings, state, "users", progress, entry, "updated_cursor", "lastupdateddatetimeutc", since,
-              ceiling)
-    # The first walk delivered every user updated after ``since``: the second one skips those (a day's margin
-    # for how AroFlo compares times), so a first sync does not upsert every user twice.
-    delivered = timestamps.utc_iso(timestamps.parse_utc(since.replace(" ", "T") + "Z") + timedelta(days=1))
+    updated_after = _start(entry, "updated_cursor", settings, lookback=__USERS_LOOKBACK, first=__EARLIEST)
+    sync_walk(api, settings, state, "users", progress, entry, "updated_cursor", "lastupdateddatetimeutc",
+              literal(updated_after), ceiling)
+    # The first walk delivered every user updated after ``updated_after``: the second one skips those (a day's
+    # margin for how AroFlo compares times), so a first sync does not upsert every user twice.
+    delivered = timestamps.utc_iso(updated_after + timedelta(days=1))
     since = _since(entry, "created_cursor", settings, lookback=__USERS_LOOKBACK, first=__EARLIEST)
     sync_walk(api, settings, state, "users", progress, entry, "created_cursor", "createddatetimeutc", since, ceiling,
               already_delivered=lambda row: (row.get("lastupdateddatetimeutc") or "") > delivered)
@@ -241,7 +241,13 @@ def sync_payments(api: ZoneApi, settings: Settings, state: dict, started_at: dat
 
 
 def _since(holder: dict, cursor_key: str, settings: Settings, *, lookback: timedelta, first: datetime | date) -> str:
-    """The ``where`` literal below which a walk starts (AroFlo has ``>`` only, no ``>=``).
+    """The ``where`` literal below which a walk starts (AroFlo has ``>`` only, no ``>=``): see ``_start``."""
+    return literal(_start(holder, cursor_key, settings, lookback=lookback, first=first))
+
+
+def _start(holder: dict, cursor_key: str, settings: Settings, *, lookback: timedelta,
+           first: datetime | date) -> datetime | date:
+    """The moment (a datetime, or a date for whole-day fields) after which a walk reads rows.
 
     An interrupted walk (listed in ``holder["walking"]``) resumes just below its cursor, re-reading only rows
     tied with it; a new walk re-reads ``lookback`` before the cursor (rows that arrive late with an earlier value);
@@ -255,7 +261,7 @@ def _since(holder: dict, cursor_key: str, settings: Settings, *, lookback: timed
         back = lookback if not resuming else timedelta(0) if whole_days else __RESUME_MARGIN
     else:
         start, back = first, timedelta(0)
-    return literal(start - back - timedelta(days=1)) if whole_days else literal(start - back)
+    return start - back - timedelta(days=1) if whole_days else start - back
 
 
 def sync_walk(api: ZoneApi, settings: Settings, state: dict, table: str, progress: TableProgress, holder: dict,
