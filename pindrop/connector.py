@@ -19,6 +19,7 @@ Quirks: the day's time zone is unknown, so report_date stays a plain string; a r
 import hashlib  # content digests for derived keys
 import json  # canonical form of a row for its digest
 import sqlite3  # occurrence counts of derived keys, on disk rather than in memory
+from collections import Counter  # header names that would fill the same column
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -272,7 +273,8 @@ def report_records(response: requests.Response, report_type: str, day: date, key
 def column_names(header: list[str], key_column: str) -> dict[str, str]:
     """Destination column by header name; two header names that would fill one column are an error."""
     names = {name: column_name(name, key_column) for name in header}
-    clashing = sorted(name for name in header if list(names.values()).count(names[name]) > 1)
+    filled = Counter(names.values())
+    clashing = sorted(name for name in header if filled[names[name]] > 1)
     if clashing:
         raise PayloadError(f"CSV header names {clashing} would fill the same column")
     return names

@@ -86,7 +86,8 @@ class ValueTyper:
                 row[name] = converter(row[name])
             except ValueError as error:
                 row[f"{name}_raw"], row[name] = str(row[name]), None
-                if f"{where}{name}" not in self.refused:
-                    self.refused.add(f"{where}{name}")
-                    self.warn(f"{where}{name}: {error}; that value is kept as text in {name}_raw and {name} is "
-                              "null (further such values of this column are not logged)")
+                column = f"{where}{name}"
+                if column not in self.refused:
+                    self.refused.add(column)
+                    self.warn(f"{column}: {error}; that value is kept as text in {name}_raw and {name} is null "
+                              "(further such values of this column are not logged)")
