@@ -9,10 +9,11 @@ report_date, report_type and every CSV column. A row without its key value gets 
 (see derived_key). Incremental: per report type, state holds the last day fully delivered; each sync asks for every
 day after it (minus ``lookback_days``) up to today and checkpoints after each report. A 404 within
 ``missing_report_grace_days`` of today means "not generated yet": that type stops there and the day is asked again
-next sync. An older 404 is logged as missing and passed. A 202/204 (never seen) counts as a 404; a JSON, HTML or
-XML answer is an error, not an empty report. Any other failure fails the sync; progress stays put. A report
-refused with an HTTP error (after retries) fails the sync only after the other report types are synced; refused
-credentials, a malformed report and a connection lost mid-report fail it at once.
+next sync. An older 404 is logged as missing and passed. A report without rows for a day within that window is
+asked for again each sync until it has rows or is older than the window. A 202/204 (never seen) counts as a 404;
+a JSON, HTML or XML answer is an error, not an empty report. Any other failure fails the sync; progress stays put.
+A report refused with an HTTP error (after retries) fails the sync only after the other report types are synced;
+refused credentials, a malformed report and a connection lost mid-report fail it at once.
 Quirks: the day's time zone is unknown, so report_date stays a plain string; a report never deletes rows.
 """
 
@@ -148,29 +149,56 @@ def new_client(settings: Settings) -> Client:
 
 
 def sync_report_type(http: Client, settings: Settings, state: dict, report_type: str, today: date) -> None:
-    """Every day from the type's progress (minus the lookback) up to today; the same walk serves all six tables.
+    """Every day from the type's progress (minus the lookback) up to today, and the recent days whose report came
+    back empty; the same walk serves all six tables.
 
-    ``state[report_type] = {"last_day_delivered": "YYYY-MM-DD"}``: it moves after each report that was delivered
-    completely or is older than the grace window and has no report; it never moves back.
+    ``state[report_type] = {"last_day_delivered": "YYYY-MM-DD", "empty_days": [...]}``. ``last_day_delivered``
+    moves after each report that was delivered completely or is older than the grace window and has no report; it
+    never moves back. ``empty_days`` (only while there are some) holds the days within the grace window whose report
+    answered without rows: a nightly report may be published before it is filled, so each sync asks for them again
+    until one has rows or is older than the window.
     """
     entry = state.setdefault(report_type, {})
     progress = TableProgress(report_type, log, unit="reports")
-    for day in days_to_fetch(entry.get("last_day_delivered"), settings, today):
+    floor = (settings.start_date or date.min).isoformat()  # a raised start date drops the empty days before it
+    empty_days = {day for day in entry.get("empty_days", ()) if day >= floor}
+    for day in days_to_fetch(entry.get("last_day_delivered"), empty_days, settings, today):
+        recent = (today - day).days <= settings.missing_report_grace_days
         try:
             rows = deliver_report(http, settings, state, report_type, day)
         except NoReport as absent:
-            if (today - day).days <= settings.missing_report_grace_days:
+            if recent:
                 log.info(f"{report_type}: the report for {day} is not generated yet (HTTP {absent.status}); "
                          "it is asked for again next sync")
                 break
             log.warning(f"{report_type}: no report for {day} (HTTP {absent.status}, older than "
                         f"{settings.missing_report_grace_days} days); passed as missing")
-            rows = 0
+            rows = None
+        note_empty_report(empty_days, report_type, day, rows, recent, settings.missing_report_grace_days)
         entry["last_day_delivered"] = max(entry.get("last_day_delivered") or "", day.isoformat())
+        if empty_days:
+            entry["empty_days"] = sorted(empty_days)
+        else:
+            entry.pop("empty_days", None)
         # Checkpoint: this (type, day) report is complete, so the next sync starts after it.
         op.checkpoint(state)
-        progress.page_done(rows, detail=f"report for {day}")
+        progress.page_done(rows or 0, detail=f"report for {day}")
     progress.finished(f"delivered through {entry.get('last_day_delivered') or 'no day yet'}")
+
+
+def note_empty_report(empty_days: set[str], report_type: str, day: date, rows: int | None, recent: bool,
+                      grace_days: int) -> None:
+    """Keep a recent day whose report had no rows (``rows`` 0; None: no report at all) to be asked for again."""
+    key = day.isoformat()
+    if rows == 0 and recent:
+        if key not in empty_days:
+            log.info(f"{report_type}: the report for {day} has no rows yet; it is asked for again each sync until "
+                     f"it has rows or is older than {grace_days} days")
+        empty_days.add(key)
+        return
+    if key in empty_days and rows:
+        log.info(f"{report_type}: the report for {day}, empty before, now has {rows} rows")
+    empty_days.discard(key)
 
 
 def deliver_report(http: Client, settings: Settings, state: dict, report_type: str, day: date) -> int:
@@ -196,15 +224,19 @@ def deliver_report(http: Client, settings: Settings, state: dict, report_type: s
     return http.call_with_retries(f"{report_type} report for {day}", download)
 
 
-def days_to_fetch(last_day_delivered: str | None, settings: Settings, today: date) -> list[date]:
-    """From the day after the progress minus the lookback (or the start date on a first sync) through today."""
+def days_to_fetch(last_day_delivered: str | None, empty_days: set[str], settings: Settings,
+                  today: date) -> list[date]:
+    """In date order: from the day after the progress minus the lookback (or the start date on a first sync)
+    through today, and the days whose report was empty."""
     if last_day_delivered is None:
         first = settings.start_date or today - timedelta(days=__DEFAULT_START_DAYS_AGO)
     else:
         first = date.fromisoformat(last_day_delivered) + timedelta(days=1 - settings.lookback_days)
         if settings.start_date is not None:
             first = max(first, settings.start_date)
-    return [first + timedelta(days=offset) for offset in range((today - first).days + 1)]
+    walk = {first + timedelta(days=offset) for offset in range((today - first).days + 1)}
+    walk.update(map(date.fromisoformat, empty_days))
+    return sorted(walk)
 
 
 def today_utc() -> date:
@@ -358,7 +390,8 @@ def configuration_form():
     form.add_field(form_field.TextField(
         "missing_report_grace_days", "Grace for late reports (days)", placeholder="3",
         description="A report missing (HTTP 404) for a day at most this many days old is asked for again next "
-                    "sync; an older missing report is logged and skipped. Default 3."))
+                    "sync, and an empty one each sync until it has rows; an older missing report is logged and "
+                    "skipped. Default 3."))
     form.add_field(form_field.TextField(
         "token_url", "Token URL", placeholder=__DEFAULT_TOKEN_URL,
         description=f"OAuth2 token endpoint of your Pindrop region. Empty: {__DEFAULT_TOKEN_URL}."))

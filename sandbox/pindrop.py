@@ -6,7 +6,8 @@
 - ``GET /v1/nightly_reports/{report_type}/{YYYY-MM-DD}`` with ``Authorization: Bearer <token>``: a CSV report,
   header first, streamed as a generator (a million rows cost no memory). A missing, unknown or expired token
   gets 401. Days within ``not_ready_days`` of ``today`` (and later days) get 404 "not generated yet"; so do the
-  (type, day) pairs in ``missing`` (a report that never existed). ``today`` is fixed or, by default, the UTC date.
+  (type, day) pairs in ``missing`` (a report that never existed). The pairs in ``empty`` answer 200 with the header
+  row only (a report not filled yet). ``today`` is fixed or, by default, the UTC date.
 - Rows are deterministic per (seed, type, day, row number). ``blacklist`` is keyed by ``phone_number``; ``calls``,
   ``cases`` and ``enrollment`` have an ``id`` (every 7th enrollment row has an empty one); ``audit`` and
   ``account_risk`` have no ``id`` column at all, and every 10th ``account_risk`` row repeats the row before it
@@ -14,7 +15,8 @@
   ``audit`` and ``enrollment`` start with a UTF-8 BOM.
 - ``rows_per_report``: an int for every report, or a dict per type (default: 8 to 14 rows, varying by day).
 - Controls (``control_<action>``, also ``POST /_sandbox/pindrop/<action>``): ``set_today``, ``set_missing``,
-  ``set_rows``, ``expire_tokens``, ``regenerate`` (a report with extra rows, edited rows, or in reverse order).
+  ``set_empty``, ``set_rows``, ``expire_tokens``, ``regenerate`` (a report with extra rows, edited rows, or in
+  reverse order).
 """
 
 import secrets
@@ -66,13 +68,15 @@ class PindropFake(Fake):
     name = "pindrop"
 
     def __init__(self, *, seed: int = 1, rows_per_report: int | dict | None = None, today: date | str | None = None,
-                 not_ready_days: int = 1, missing: set | None = None, token_lifetime_s: float = 3600,
+                 not_ready_days: int = 1, missing: set | None = None, empty: set | None = None,
+                 token_lifetime_s: float = 3600,
                  send_expires_in: bool = True, client_id: str = CLIENT_ID, client_secret: str = CLIENT_SECRET):
         super().__init__(seed=seed)
         self.rows_per_report = rows_per_report
         self.today = date.fromisoformat(today) if isinstance(today, str) else today
         self.not_ready_days = not_ready_days
         self.missing = {(kind, str(day)) for kind, day in (missing or set())}
+        self.empty = {(kind, str(day)) for kind, day in (empty or set())}
         self.token_lifetime_s = token_lifetime_s
         self.send_expires_in = send_expires_in
         self.client_id = client_id
@@ -91,6 +95,8 @@ class PindropFake(Fake):
         return age_days >= self.not_ready_days and (report_type, day.isoformat()) not in self.missing
 
     def row_count(self, report_type: str, day: date) -> int:
+        if (report_type, day.isoformat()) in self.empty:
+            return 0
         extra = self.changes.get((report_type, day.isoformat()), {}).get("extra", 0)
         if isinstance(self.rows_per_report, int):
             return self.rows_per_report + extra
@@ -169,6 +175,11 @@ class PindropFake(Fake):
     def control_set_missing(self, report_type: str, day: str, missing: bool = True):
         (self.missing.add if missing else self.missing.discard)((report_type, day))
         return {"missing": sorted(self.missing)}
+
+    def control_set_empty(self, report_type: str, day: str, empty: bool = True):
+        """Serve that report as a header without rows (``empty``), or with its rows again."""
+        (self.empty.add if empty else self.empty.discard)((report_type, day))
+        return {"empty": sorted(self.empty)}
 
     def control_set_rows(self, rows_per_report: int | dict | None = None):
         """Rows per report from now on: an int for every report, a dict per type, or None for the default."""

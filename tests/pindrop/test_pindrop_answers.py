@@ -92,9 +92,9 @@ def test_a_json_or_html_answer_is_an_error_not_an_empty_report(pindrop, sleeps, 
 def test_csv_under_any_other_content_type_and_an_empty_body_are_reports(pindrop, sleeps):
     token()
     report(-3, content_type="application/octet-stream")
-    report(-2, body="")  # an empty 200: a report with no rows (the public client reads it so)
+    report(-2, body="")  # an empty 200: a report with no rows (the public client reads it so), asked for again
     report(-1, content_type="text/plain")
     report(0, body="", status=404)
     recorder, state = run_update(pindrop, {**GOOD, "start_date": day(-3).isoformat()})
-    assert state == {"calls": {"last_day_delivered": day(-1).isoformat()}}
+    assert state == {"calls": {"last_day_delivered": day(-1).isoformat(), "empty_days": [day(-2).isoformat()]}}
     assert [row["report_date"] for row in recorder.upserts("calls")] == [day(n).isoformat() for n in (-3, -3, -1, -1)]

@@ -174,6 +174,54 @@ def test_not_generated_days_are_picked_up_as_they_appear(pindrop, fake_box, slee
     assert_matches_source(combined, fake, LAST_WEEK)
 
 
+def test_a_recent_empty_report_is_asked_again_until_it_has_rows(pindrop, fake_box, sleeps, log, monkeypatch):
+    monkeypatch.setattr(pindrop, "log", log)
+    fake, box, configuration = fake_box(empty={("calls", day(-3).isoformat())})
+    recorder, state = run_update(pindrop, configuration)
+    assert state["calls"] == {"last_day_delivered": day(-1).isoformat(), "empty_days": [day(-3).isoformat()]}
+    assert state["cases"] == {"last_day_delivered": day(-1).isoformat()}
+    assert "calls: the report for 2026-03-12 has no rows yet; it is asked for again each sync" in log.text()
+    box.requests.clear()
+    recorder2, state2 = run_update(pindrop, configuration, state)  # still empty: asked for, kept
+    assert requested_days(box, "calls") == [day(n).isoformat() for n in (-3, -1, 0)]
+    assert state2["calls"]["empty_days"] == [day(-3).isoformat()]
+    fake.control_set_empty("calls", day(-3).isoformat(), empty=False)
+    box.requests.clear()
+    recorder3, state3 = run_update(pindrop, configuration, state2)
+    assert requested_days(box, "calls") == [day(n).isoformat() for n in (-3, -1, 0)]
+    assert state3["calls"] == {"last_day_delivered": day(-1).isoformat()}
+    assert "calls: the report for 2026-03-12, empty before, now has" in log.text()
+    combined = Recorder()
+    combined.operations = recorder.operations + recorder2.operations + recorder3.operations
+    assert_matches_source(combined, fake, LAST_WEEK)
+
+
+def test_an_empty_report_is_final_once_older_than_the_grace_window(pindrop, fake_box, sleeps, monkeypatch):
+    fake, box, configuration = fake_box(empty={("calls", day(-5).isoformat()), ("calls", day(-3).isoformat())})
+    _, state = run_update(pindrop, configuration)
+    assert state["calls"]["empty_days"] == [day(-3).isoformat()]  # 5 days old is past the 3-day window already
+    later = day(2)  # the empty day is now 5 days old: asked for one last time, then final
+    fake.control_set_today(later.isoformat())
+    monkeypatch.setattr(pindrop, "today_utc", lambda: later)
+    box.requests.clear()
+    _, state2 = run_update(pindrop, configuration, state)
+    assert requested_days(box, "calls")[0] == day(-3).isoformat()
+    assert state2["calls"] == {"last_day_delivered": day(1).isoformat()}
+    box.requests.clear()
+    run_update(pindrop, configuration, state2)
+    assert requested_days(box, "calls") == [day(n).isoformat() for n in (1, 2)]
+
+
+def test_an_empty_day_before_a_raised_start_date_is_not_asked_again(pindrop, fake_box, sleeps):
+    fake, box, configuration = fake_box(empty={("audit", day(-3).isoformat())})
+    _, state = run_update(pindrop, configuration)
+    assert state["audit"]["empty_days"] == [day(-3).isoformat()]
+    box.requests.clear()
+    _, state2 = run_update(pindrop, {**configuration, "start_date": day(-2).isoformat()}, state)
+    assert requested_days(box, "audit") == [day(n).isoformat() for n in (-1, 0)]
+    assert state2["audit"] == {"last_day_delivered": day(-1).isoformat()}
+
+
 def test_a_sync_interrupted_for_a_week_catches_up_every_missed_day(pindrop, fake_box, sleeps, monkeypatch):
     fake, box, configuration = fake_box()
     recorder, state = run_update(pindrop, configuration)
