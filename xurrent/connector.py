@@ -16,8 +16,8 @@ false) for enabled records; timestamps carry local offsets (delivered in UTC); d
 DECIMAL); a walk is capped at 100,000 records (``X-Pagination-Throttled: true``), so a capped walk continues in a
 new ``updated_at >=`` window from the largest value it reached. Organizations and products are retired by
 ``disabled``, not deleted; archived or trashed projects are not detected (see README).
-Rate limits: 429 + Retry-After (the shared client), ``x-ratelimit-remaining``/``-reset`` pacing, and a client-side
-limit of 20 requests per 2.2 seconds (the documented burst limit is about 20 per 2 s).
+Rate limits: 429 + Retry-After (the shared client; waits of up to 3,660 s), ``x-ratelimit-remaining``/``-reset``
+pacing, and a client-side limit of 20 requests per 2.2 seconds (the documented burst limit is about 20 per 2 s).
 """
 
 from dataclasses import dataclass, field
@@ -52,7 +52,8 @@ __BURST_WINDOW_S = 2.2  # Xurrent's short-burst limit is about 20 requests per 2
 __BURST_MAX_REQUESTS = 20
 __CHECKPOINT_EVERY_ROWS = 5_000  # each checkpoint is a destination transaction; a crash re-reads at most this many
 __QUOTA_FLOOR_REQUESTS = 2  # pause for the quota reset when this few requests are left
-__MAX_QUOTA_WAIT_S = 3660.0  # the quota window is hourly (inferred); never wait longer than that and a minute
+__MAX_QUOTA_WAIT_S = 3660.0  # the quota window is hourly (inferred): a 429's Retry-After or a quota reset is waited
+# out up to that and a minute (the Ruby SDK's limit), since the quota is per user and another client can spend it
 __QUOTA_RESET_MARGIN_S = 0.5  # x-ratelimit-reset has whole seconds; wake up just after it, not just before
 __CURSOR_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # the API's filter format: UTC, whole seconds
 __DECIMAL = {"type": "DECIMAL", "precision": 38, "scale": 6}
@@ -189,7 +190,7 @@ def update(configuration: dict, state: dict):
 def new_client(settings: Settings) -> Client:
     """One session whose every request (token requests included) carries the account header."""
     http = Client(timeout_s=(__CONNECT_TIMEOUT_S, float(settings.timeout_s)),
-                  retry=RetryPolicy(max_attempts=settings.retry_attempts + 1),
+                  retry=RetryPolicy(max_attempts=settings.retry_attempts + 1, retry_after_cap_s=__MAX_QUOTA_WAIT_S),
                   limiter=RateLimiter([(__BURST_WINDOW_S, __BURST_MAX_REQUESTS)]),
                   headers={"Accept": "application/json", __ACCOUNT_HEADER: settings.account_id},
                   auth_failure_hint=__TOKEN_HINT, on_response=pace_by_quota, log=log)
@@ -225,9 +226,11 @@ def sync_walk(http: Client, settings: Settings, state: dict, table: Table, since
     checkpoint is a destination transaction) and when a page fails, so a failed sync resumes at the failed page.
     """
     entry = state[table.name]
+    cursor_before = entry.get("cursor")
     walk = {"since": since, "latest": None, "ascending": True, "throttled": False, "undated": 0}
     try:
         for page in walk_pages(http, settings, table, since, settings.page_size):
+            ascending_before = walk["ascending"]
             for record in page.records:
                 row = to_row(record, table)
                 # Upsert: insert the row, or replace the one with the same id (the >= bound re-reads a few).
@@ -241,6 +244,11 @@ def sync_walk(http: Client, settings: Settings, state: dict, table: Table, since
                     # Checkpoint: rows come in ascending updated_at order, so every row up to the cursor is delivered.
                     op.checkpoint(state)
                     progress.checkpointed()
+            elif ascending_before:
+                # Checkpoint: the order the cursor relied on did not hold, so rows below it may be still to come;
+                # the cursor goes back to where the walk began until the walk is complete.
+                restore_cursor(entry, cursor_before)
+                op.checkpoint(state)
     except PAGE_FAILURES:
         # Checkpoint: the pages before the failure are delivered and the cursor covers only them.
         op.checkpoint(state)
@@ -289,6 +297,13 @@ def note_updated_at(walk: dict, updated_at: str, table: Table) -> None:
 def advance_cursor(entry: dict, latest: str | None) -> None:
     if latest and (not entry.get("cursor") or latest > _as_cursor(entry["cursor"], "the saved cursor")):
         entry["cursor"] = latest
+
+
+def restore_cursor(entry: dict, cursor: str | None) -> None:
+    if cursor is None:
+        entry.pop("cursor", None)
+    else:
+        entry["cursor"] = cursor
 
 
 def next_window(walk: dict, table: Table) -> str:

@@ -144,6 +144,48 @@ def test_rows_out_of_updated_at_order_still_end_at_the_largest_cursor(xurrent, s
 
 
 @responses.activate
+def test_rows_out_of_order_then_a_failed_page_resume_from_the_walks_start(xurrent, sleeps, log, monkeypatch):
+    monkeypatch.setattr(xurrent, "log", log)
+    second, third = f"{HOST}/organizations?search_after=2", f"{HOST}/organizations?search_after=3"
+    responses.get(f"{HOST}/organizations", json=[{"id": 5, "updated_at": "2024-01-01T05:00:00Z"},
+                                                 {"id": 6, "updated_at": "2024-01-01T06:00:00Z"}],
+                  headers={"Link": f'<{second}>; rel="next"'})
+    responses.get(second, json=[{"id": 1, "updated_at": "2024-01-01T01:00:00Z"}],
+                  headers={"Link": f'<{third}>; rel="next"'})
+    responses.get(third, status=500)  # ids 3 and 4 (03:00, 04:00) were never delivered
+    state = {"organizations": {"cursor": "2024-01-01T00:00:00Z"}}
+    recorder = Recorder()
+    with pytest.raises(HttpError, match="HTTP 500"):
+        run_update(xurrent, CONFIGURATION, state, recorder=recorder)
+    assert recorder.checkpoints[-1]["organizations"] == {"cursor": "2024-01-01T00:00:00Z"}
+    assert "out of updated_at order" in log.text()
+
+
+@responses.activate
+def test_rows_out_of_order_from_the_first_sync_leave_no_cursor_until_the_walk_ends(xurrent, sleeps):
+    second = f"{HOST}/organizations?search_after=2"
+    responses.get(f"{HOST}/organizations", json=[{"id": 5, "updated_at": "2024-01-01T05:00:00Z"}],
+                  headers={"Link": f'<{second}>; rel="next"'})
+    responses.get(second, json=[{"id": 1, "updated_at": "2024-01-01T01:00:00Z"}],
+                  headers={"Link": f'<{second}&more=1>; rel="next"'})
+    responses.get(f"{second}&more=1", status=500)
+    recorder = Recorder()
+    with pytest.raises(HttpError):
+        run_update(xurrent, CONFIGURATION, recorder=recorder)
+    assert recorder.checkpoints[-1]["organizations"] == {}
+
+
+@responses.activate
+def test_a_long_retry_after_is_waited_out(xurrent, sleeps):
+    responses.get(f"{HOST}/organizations", status=429, headers={"Retry-After": "1801"})
+    responses.get(f"{HOST}/organizations", json=[{"id": 1, "updated_at": "2024-01-01T00:00:00Z"}])
+    for table in ("products", "projects"):
+        responses.get(f"{HOST}/{table}", json=[])
+    recorder, _ = run_update(xurrent, CONFIGURATION)
+    assert 1801.0 in sleeps and [row["id"] for row in recorder.upserts("organizations")] == [1]
+
+
+@responses.activate
 def test_quota_headers_make_the_sync_wait_for_the_reset(xurrent, sleeps, clock):
     reset = int(clock()) + 30
     responses.get(f"{HOST}/organizations", json=[], headers={"X-RateLimit-Limit": "3600",
