@@ -12,9 +12,9 @@ Incremental: every query sends an explicit ``where`` (without one AroFlo silentl
 ``order=<cursor field>|asc``, so a checkpoint after each full page can store the largest cursor delivered; an
 interrupted walk resumes at that cursor, a new walk starts a lookback before it. users: two walks,
 ``lastupdateddatetimeutc`` (updated users) and ``createddatetimeutc`` (new users, whose last-updated value is
-blank). suppliers: ``datetimeinserted`` for new suppliers plus a full re-scan every ``supplier_full_resync_days``
-(suppliers have no last-modified field).
-payments: ``datepaid`` windows, re-reading ``__PAYMENTS_LOOKBACK_DAYS`` days each sync.
+blank). suppliers: ``datetimeinserted`` for new suppliers plus a full re-scan every ``supplier_full_resync_days``;
+payments: ``datepaid`` windows, re-reading ``__PAYMENTS_LOOKBACK_DAYS`` days each sync, plus a full re-scan every
+``payment_full_resync_days`` (neither has a last-modified field).
 Quirks: a body ``status`` other than "0" is an error even on HTTP 200 (and decides on a 4xx/5xx too, since
 which HTTP status comes with it is unconfirmed); -99999 is bad credentials or a clock
 outside AroFlo's window; 6/429 back off; 8/888888 halve ``pageSize``; 7 (2,000 requests a day) checkpoints and
@@ -101,6 +101,7 @@ class Settings:
     incremental: bool
     debug_logging: bool
     supplier_full_resync_days: int
+    payment_full_resync_days: int
 
 
 def validate_configuration(configuration: dict) -> Settings:
@@ -121,7 +122,9 @@ def validate_configuration(configuration: dict) -> Settings:
         incremental=config.boolean(configuration, "enable_incremental_sync", default=True),
         debug_logging=config.boolean(configuration, "enable_debug_logging", default=False),
         supplier_full_resync_days=config.integer(configuration, "supplier_full_resync_days", default=7, minimum=0,
-                                                 maximum=365))
+                                                 maximum=365),
+        payment_full_resync_days=config.integer(configuration, "payment_full_resync_days", default=7, minimum=0,
+                                                maximum=365))
 
 
 def _host_ip(configuration: dict) -> str | None:
@@ -201,43 +204,53 @@ def sync_users(api: ZoneApi, settings: Settings, state: dict, started_at: dateti
 
 
 def sync_suppliers(api: ZoneApi, settings: Settings, state: dict, started_at: datetime) -> None:
-    """New suppliers by ``datetimeinserted``; all of them again every ``supplier_full_resync_days``.
-
-    Suppliers have no last-modified field, so edits to existing suppliers arrive with the next full re-scan.
-    A re-scan interrupted (daily limit, failure) is resumed by the next sync from its own saved cursor.
-    """
-    entry = state.setdefault("suppliers", {})
-    progress = TableProgress("suppliers", log=log, every_rows=settings.page_size)
-    ceiling = timestamps.utc_iso(started_at)
-    if _full_scan_due(entry, settings, started_at):
-        scan = entry.setdefault("full_scan", {"started_at": ceiling})
-        since = _since(scan, "cursor", settings, lookback=__SUPPLIERS_LOOKBACK, first=__EARLIEST)
-        sync_walk(api, settings, state, "suppliers", progress, scan, "cursor", "datetimeinserted", since, ceiling)
-        entry["cursor"] = max(filter(None, (entry.get("cursor"), scan.get("cursor"))), default=None)
-        entry["full_scan_completed_at"] = entry.pop("full_scan")["started_at"]
-    else:
-        since = _since(entry, "cursor", settings, lookback=__SUPPLIERS_LOOKBACK, first=__EARLIEST)
-        sync_walk(api, settings, state, "suppliers", progress, entry, "cursor", "datetimeinserted", since, ceiling)
-    _table_done(state, progress)
-
-
-def _full_scan_due(entry: dict, settings: Settings, started_at: datetime) -> bool:
-    if not settings.incremental or "full_scan" in entry or not entry.get("full_scan_completed_at"):
-        return True
-    last = timestamps.parse_utc(entry["full_scan_completed_at"])
-    return started_at - last >= timedelta(days=settings.supplier_full_resync_days)
+    """New suppliers by ``datetimeinserted``; all of them again every ``supplier_full_resync_days``."""
+    sync_with_full_scans(api, settings, state, "suppliers", "datetimeinserted", started_at,
+                         resync_days=settings.supplier_full_resync_days, first=__EARLIEST,
+                         lookback=__SUPPLIERS_LOOKBACK, ceiling=timestamps.utc_iso(started_at))
 
 
 def sync_payments(api: ZoneApi, settings: Settings, state: dict, started_at: datetime) -> None:
-    """Payments paid since the cursor day minus ``__PAYMENTS_LOOKBACK_DAYS``; first sync: ``initial_sync_days``."""
+    """Payments paid since the cursor day minus ``__PAYMENTS_LOOKBACK_DAYS``; all of them again every
+    ``payment_full_resync_days``, from the first sync's first day (``initial_sync_days``, 0: all history)."""
     entry = state.setdefault("payments", {})
-    progress = TableProgress("payments", log=log, every_rows=settings.page_size)
     days = settings.initial_sync_days
     first_day = started_at.date() - timedelta(days=days) if days else __EARLIEST.date()
-    since = _since(entry, "cursor", settings, lookback=timedelta(days=__PAYMENTS_LOOKBACK_DAYS), first=first_day)
-    sync_walk(api, settings, state, "payments", progress, entry, "cursor", "datepaid", since,
-              ceiling=(started_at.date() + timedelta(days=1)).isoformat())
+    first_day = date.fromisoformat(entry.setdefault("first_day", first_day.isoformat()))
+    sync_with_full_scans(api, settings, state, "payments", "datepaid", started_at,
+                         resync_days=settings.payment_full_resync_days, first=first_day,
+                         lookback=timedelta(days=__PAYMENTS_LOOKBACK_DAYS),
+                         ceiling=(started_at.date() + timedelta(days=1)).isoformat())
+
+
+def sync_with_full_scans(api: ZoneApi, settings: Settings, state: dict, table: str, cursor_field: str,
+                         started_at: datetime, *, resync_days: int, first: datetime | date, lookback: timedelta,
+                         ceiling: str) -> None:
+    """New rows by ``cursor_field`` (an insert or payment date: the table has no last-modified field), and every
+    row from ``first`` again every ``resync_days``, so that edits to older rows arrive with the next re-scan.
+
+    ``state[table] = {"cursor", "full_scan_completed_at"}``; a re-scan under way is ``"full_scan"`` (its own
+    cursor and start time), so one interrupted (daily limit, failure) is resumed by the next sync.
+    """
+    entry = state.setdefault(table, {})
+    progress = TableProgress(table, log=log, every_rows=settings.page_size)
+    if _full_scan_due(entry, settings, started_at, resync_days):
+        scan = entry.setdefault("full_scan", {"started_at": timestamps.utc_iso(started_at)})
+        since = _since(scan, "cursor", settings, lookback=lookback, first=first)
+        sync_walk(api, settings, state, table, progress, scan, "cursor", cursor_field, since, ceiling)
+        entry["cursor"] = max(filter(None, (entry.get("cursor"), scan.get("cursor"))), default=None)
+        entry["full_scan_completed_at"] = entry.pop("full_scan")["started_at"]
+    else:
+        since = _since(entry, "cursor", settings, lookback=lookback, first=first)
+        sync_walk(api, settings, state, table, progress, entry, "cursor", cursor_field, since, ceiling)
     _table_done(state, progress)
+
+
+def _full_scan_due(entry: dict, settings: Settings, started_at: datetime, resync_days: int) -> bool:
+    if not settings.incremental or "full_scan" in entry or not entry.get("full_scan_completed_at"):
+        return True
+    last = timestamps.parse_utc(entry["full_scan_completed_at"])
+    return started_at - last >= timedelta(days=resync_days)
 
 
 def _since(holder: dict, cursor_key: str, settings: Settings, *, lookback: timedelta, first: datetime | date) -> str:
@@ -272,15 +285,16 @@ def sync_walk(api: ZoneApi, settings: Settings, state: dict, table: str, progres
 
     The cursor is the largest value delivered (capped at ``ceiling``, so one future-dated row cannot hide the
     rows after it) and never moves back; ``holder["walking"]`` lists the walk until its last page.
-    If AroFlo ever returned a row older than an earlier page's, a resume could miss rows, so the walk then
-    stops checkpointing and moves the cursor only when it completes.
+    If AroFlo ever returned a row older than an earlier page's, a resume could miss rows, so the walk then puts
+    the cursor back where it began and moves it only when it completes.
     """
     spec = __SPECS[table]
     log.info(f"{table}: reading rows with {cursor_field} > {since}")
     delivered_max, in_order = None, True
+    cursor_before, walking_before = holder.get(cursor_key), cursor_key in holder.get("walking", ())
     for page in api.pages(table, [f"and|{cursor_field}|>|{since}"], [f"{cursor_field}|asc", f"{spec.key}|asc"],
                           settings.page_size):
-        page_max = None
+        page_max, in_order_before = None, in_order
         for record in page.rows:
             row = aroflo_api.to_row(record, spec, table, api.typer)
             if not already_delivered(row):
@@ -301,6 +315,11 @@ def sync_walk(api: ZoneApi, settings: Settings, state: dict, table: str, progres
                 # Checkpoint: rows arrive in cursor order, so nothing below the saved cursor is still to come.
                 op.checkpoint(state)
                 progress.checkpointed()
+        elif in_order_before:
+            # Checkpoint: the order the cursor relied on did not hold, so rows below it may be still to come; the
+            # cursor goes back to where the walk began (a later daily-limit stop saves that) until the walk ends.
+            _restore(holder, cursor_key, cursor_before, walking_before)
+            op.checkpoint(state)
     _advance(holder, cursor_key, delivered_max, ceiling)
     _mark_walking(holder, cursor_key, False)
 
@@ -310,6 +329,15 @@ def _mark_walking(holder: dict, cursor_key: str, unfinished: bool) -> None:
     walking = [key for key in holder.pop("walking", []) if key != cursor_key] + ([cursor_key] if unfinished else [])
     if walking:
         holder["walking"] = walking
+
+
+def _restore(holder: dict, cursor_key: str, cursor: str | None, walking: bool) -> None:
+    """Put a walk's cursor (and whether it was mid-walk) back as they were when the walk began."""
+    if cursor is None:
+        holder.pop(cursor_key, None)
+    else:
+        holder[cursor_key] = cursor
+    _mark_walking(holder, cursor_key, walking)
 
 
 def _advance(holder: dict, key: str, delivered_max: str | None, ceiling: str) -> None:
@@ -353,6 +381,9 @@ __TEXT_FIELDS = (
     ("retry_attempts", "Retries", "Retries after a transient failure or a rate-limit answer. Default 3.", "3"),
     ("supplier_full_resync_days", "Supplier full re-scan (days)", "Suppliers have no last-modified field: re-read "
                                                                    "all of them this often. Default 7.", "7"),
+    ("payment_full_resync_days", "Payment full re-scan (days)", "Payments have no last-modified field: re-read all "
+                                                                 "of them this often, so edits to older payments "
+                                                                 "arrive. Default 7.", "7"),
     ("base_url", "API URL", "Leave empty for https://api.aroflo.com.", __DEFAULT_BASE_URL),
 )
 __TOGGLES = (

@@ -1,7 +1,7 @@
 """Configuration, the setup form and setup test, secrets kept out of every output, and the SDK's own runner."""
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
 
 import pytest
@@ -18,13 +18,14 @@ REQUIRED = {"uencoded": "u-value-1", "pencoded": "p-value-1", "orgencoded": "o-v
 ALL_KEYS = {"uencoded", "pencoded", "orgencoded", "secret_key", "host_ip", "initial_sync_days",
             "max_records_per_page", "request_timeout_seconds", "retry_attempts", "enable_users_sync",
             "enable_suppliers_sync", "enable_payments_sync", "enable_incremental_sync", "enable_debug_logging",
-            "supplier_full_resync_days", "base_url"}
+            "supplier_full_resync_days", "payment_full_resync_days", "base_url"}
 
 
 def test_defaults(aroflo):
     settings = aroflo.validate_configuration(REQUIRED)
     assert (settings.page_size, settings.timeout_s, settings.retry_attempts) == (500, 30, 3)
-    assert (settings.initial_sync_days, settings.supplier_full_resync_days) == (90, 7)
+    assert (settings.initial_sync_days, settings.supplier_full_resync_days, settings.payment_full_resync_days) == (
+        90, 7, 7)
     assert settings.base_url == "https://api.aroflo.com" and settings.host_ip is None
     assert settings.tables == ("users", "suppliers", "payments")
     assert settings.incremental is True and settings.debug_logging is False
@@ -41,6 +42,7 @@ def test_defaults(aroflo):
     ("retry_attempts", "11", "'retry_attempts': expected an integer from 0 to 10"),
     ("enable_users_sync", "maybe", "'enable_users_sync': expected true or false"),
     ("supplier_full_resync_days", "366", "'supplier_full_resync_days': expected an integer from 0 to 365"),
+    ("payment_full_resync_days", "-1", "'payment_full_resync_days': expected an integer from 0 to 365"),
     ("host_ip", "my-laptop", "'host_ip': expected the public IP address"),
     ("base_url", "api.aroflo.com", "'base_url': expected an http"),
 ])
@@ -84,8 +86,10 @@ def test_the_real_host_is_the_default(aroflo, vtime):
     assert [call.request.url.split("?")[0] for call in responses.calls] == ["https://api.aroflo.com/"] * 4
     assert all(call.request.headers["Accept"] == "text/json" for call in responses.calls)
     assert all("pageSize=500" in call.request.url for call in responses.calls)
-    assert state == {"users": {}, "suppliers": {"cursor": None, "full_scan_completed_at": state["suppliers"][
-        "full_scan_completed_at"]}, "payments": {}}
+    scanned_at = state["suppliers"]["full_scan_completed_at"]
+    first_day = (datetime.now(timezone.utc).date() - timedelta(days=90)).isoformat()
+    assert state == {"users": {}, "suppliers": {"cursor": None, "full_scan_completed_at": scanned_at},
+                     "payments": {"first_day": first_day, "cursor": None, "full_scan_completed_at": scanned_at}}
 
 
 def test_host_ip_is_sent_and_signed(aroflo, fake_box):

@@ -111,7 +111,7 @@ def test_an_unknown_status_on_http_200_is_an_error(aroflo, fake_box):
     failed = Recorder()
     with pytest.raises(api_module().AroFloError, match="status 5"):
         run_update(aroflo, configuration, recorder=failed)
-    assert "payments" not in failed.checkpoints[-1] or failed.checkpoints[-1]["payments"].get("cursor")
+    assert "payments" not in failed.checkpoints[-1] or failed.checkpoints[-1]["payments"]["full_scan"].get("cursor")
 
 
 def test_authentication_failure_on_http_401_gets_the_same_advice(aroflo, fake_box):

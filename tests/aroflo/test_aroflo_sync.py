@@ -5,6 +5,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 import responses
 
+from shared import timestamps
 from shared.http_client import HttpError
 from tests.aroflo.conftest import SMALL, source_ids, synced
 from tests.harness import Recorder, run_update
@@ -165,15 +166,38 @@ def test_supplier_edits_arrive_with_the_periodic_full_rescan(aroflo, fake_box):
     _, state = run_update(aroflo, configuration)
     assert state["suppliers"]["full_scan_completed_at"] and "full_scan" not in state["suppliers"]
     old = fake.make_id("SUP", 2)
-    fake.control_update("suppliers", [old])
-    second, state = run_update(aroflo, configuration, state)
-    assert old not in synced(second, "suppliers")  # no last-modified field: not seen until the re-scan
-    state["suppliers"]["full_scan_completed_at"] = "2020-01-01T00:00:00.000000Z"  # 7 days have passed
-    box.requests.clear()
-    third, state = run_update(aroflo, configuration, state)
+    third, state = _edit_then_sync_until_the_rescan(aroflo, fake, box, configuration, state, "suppliers", old)
     assert synced(third, "suppliers")[old]["name"].endswith("(edited)")
     assert wheres(box, "suppliers")[0] == "and|datetimeinserted|>|2001-01-01 00:00:00"
-    assert state["suppliers"]["full_scan_completed_at"] > "2020-01-02"
+
+
+def _edit_then_sync_until_the_rescan(aroflo, fake, box, configuration, state, table, row_id):
+    """Edit one row: the next sync misses it; the one after, with the re-scan due, returns (recorder, state)."""
+    fake.control_update(table, [row_id])
+    second, state = run_update(aroflo, configuration, state)
+    assert row_id not in synced(second, table)  # no last-modified field: not seen until the re-scan
+    state[table]["full_scan_completed_at"] = "2020-01-01T00:00:00.000000Z"  # 7 days have passed
+    box.requests.clear()
+    third, state = run_update(aroflo, configuration, state)
+    assert state[table]["full_scan_completed_at"] > "2020-01-02"
+    return third, state
+
+
+def test_payment_edits_arrive_with_the_periodic_full_rescan_from_the_first_day(aroflo, fake_box):
+    fake, box, configuration = fake_box()
+    configuration = {**configuration, "initial_sync_days": "400"}  # the fake's payments span a year
+    _, state = run_update(aroflo, configuration)
+    first_day = state["payments"]["first_day"]
+    assert first_day == (datetime.now(timezone.utc).date() - timedelta(days=400)).isoformat()
+    old = min(fake.rows("payments"), key=lambda row: row["datepaid"])["paymentid"]  # far outside the lookback
+    third, state = _edit_then_sync_until_the_rescan(aroflo, fake, box, configuration, state, "payments", old)
+    assert synced(third, "payments")[old]["notes"] == "edited"
+    assert set(synced(third, "payments")) == source_ids(fake, "payments")
+    assert wheres(box, "payments")[0] == f"and|datepaid|>|{date.fromisoformat(first_day) - timedelta(days=1)}"
+    assert state["payments"]["first_day"] == first_day
+    box.requests.clear()
+    run_update(aroflo, {**configuration, "payment_full_resync_days": "0"}, state)  # 0: a full re-scan every sync
+    assert wheres(box, "payments")[0] == f"and|datepaid|>|{date.fromisoformat(first_day) - timedelta(days=1)}"
 
 
 def test_resync_days_zero_rescans_suppliers_every_sync(aroflo, fake_box):
@@ -223,15 +247,16 @@ def test_a_failure_mid_table_keeps_state_and_the_next_sync_converges(aroflo, fak
         run_update(aroflo, configuration, recorder=failed)
     state = failed.checkpoints[-1]
     committed = _committed(failed, "payments")
-    assert state["payments"]["cursor"] == max(r["datepaid"] for r in committed)  # page 1 only
-    assert state["payments"]["walking"] == ["cursor"]
+    scan = state["payments"]["full_scan"]  # a first sync is the first full scan
+    assert scan["cursor"] == max(r["datepaid"] for r in committed)  # page 1 only
+    assert scan["walking"] == ["cursor"]
     box.faults.clear()
     box.requests.clear()
     second, final = run_update(aroflo, configuration, state)
-    resumed_day = date.fromisoformat(state["payments"]["cursor"]) - timedelta(days=1)
+    resumed_day = date.fromisoformat(scan["cursor"]) - timedelta(days=1)
     assert wheres(box, "payments")[0] == f"and|datepaid|>|{resumed_day}"  # the cursor's day again, no lookback
     assert len(second.upserts("payments")) < SMALL["payments"] - 50 + 5  # only rows tied with the cursor re-read
-    assert "walking" not in final["payments"]
+    assert "walking" not in final["payments"] and "full_scan" not in final["payments"]
     assert {r["id"] for r in committed} | set(synced(second, "payments")) == source_ids(fake, "payments")
     assert len(committed) == 50 and state["users"] and state["suppliers"]
 
@@ -250,8 +275,9 @@ def _every_page_progress(aroflo):
     return make
 
 
-def test_rows_out_of_order_stop_mid_walk_checkpoints(aroflo, vtime, monkeypatch):
-    """If AroFlo ignored ``order``, a checkpoint could skip rows: the walk then moves its cursor only at the end."""
+def test_rows_out_of_order_put_the_cursor_back_until_the_walk_ends(aroflo, vtime, monkeypatch):
+    """If AroFlo ignored ``order``, a saved cursor could skip rows: the walk then checkpoints the cursor it began
+    with (none, on a first sync) and moves it only at the end."""
     responses_mock = responses.RequestsMock()
     rows = [{"paymentid": f"P{n}", "datepaid": day} for n, day in enumerate(
         ["2024/01/05", "2024/01/06", "2024/01/01", "2024/01/02"])]
@@ -267,9 +293,12 @@ def test_rows_out_of_order_stop_mid_walk_checkpoints(aroflo, vtime, monkeypatch)
                                               "secret_key": "k1234", "enable_users_sync": "false",
                                               "enable_suppliers_sync": "false", "initial_sync_days": "0",
                                               "max_records_per_page": "2"})
-    mid_walk = [c for c in recorder.checkpoints[:-1] if c.get("payments", {}).get("cursor")]
-    assert mid_walk == [{"payments": {"cursor": "2024-01-06", "walking": ["cursor"]}}]  # page 1, before the disorder
-    assert state["payments"] == {"cursor": "2024-01-06"}
+    scans = [c["payments"]["full_scan"] for c in recorder.checkpoints[:-1]]
+    started_at = scans[0]["started_at"]
+    assert scans[0] == {"started_at": started_at, "cursor": "2024-01-06", "walking": ["cursor"]}  # page 1
+    assert scans[1] == {"started_at": started_at}  # page 2 showed the disorder: back to the walk's start
+    assert state["payments"] == {"first_day": "2001-01-01", "cursor": "2024-01-06",
+                                 "full_scan_completed_at": started_at}
     assert "out of datepaid order" in aroflo.log.text()
     assert len(recorder.upserts("payments")) == 4
 
@@ -284,7 +313,11 @@ def test_a_future_dated_row_cannot_push_the_cursor_past_today(aroflo, fake_box):
 @pytest.mark.parametrize("incremental", ["true", "false"])
 def test_an_interrupted_walk_resumes_even_with_incremental_sync_off(aroflo, fake_box, incremental):
     fake, box, configuration = fake_box()
-    state = {"payments": {"cursor": "2025-01-10", "walking": ["cursor"]},
+    payments = {"cursor": "2025-01-10", "walking": ["cursor"], "full_scan_completed_at": timestamps.utc_iso(
+        datetime.now(timezone.utc))}  # a walk of new payments; with incremental sync off, a full scan
+    if incremental == "false":
+        payments = {"full_scan": {**payments, "started_at": payments.pop("full_scan_completed_at")}}
+    state = {"payments": payments,
              "users": {"updated_cursor": "2025-01-10T10:00:00.000000Z", "created_cursor": "2025-01-10T10:00:00.000000Z",
                        "walking": ["created_cursor"]}}
     run_update(aroflo, {**configuration, "enable_incremental_sync": incremental}, state)
@@ -336,8 +369,9 @@ def test_a_checkpoint_follows_every_full_page_and_claims_only_rows_already_upser
     for kind, table, data in recorder.operations:
         if kind == "upsert" and table == "payments":
             upserted.append(data["datepaid"])
-        elif kind == "checkpoint" and data.get("payments", {}).get("walking"):
-            mid_walk.append((len(upserted), data["payments"]["cursor"]))
-            assert data["payments"]["cursor"] == max(upserted)  # nothing below it is still to come
+        elif kind == "checkpoint" and data.get("payments", {}).get("full_scan", {}).get("walking"):
+            mid_walk.append((len(upserted), data["payments"]["full_scan"]["cursor"]))
+            assert mid_walk[-1][1] == max(upserted)  # nothing below it is still to come
     assert [count for count, _ in mid_walk] == [50, 100, 150, 200]
-    assert recorder.checkpoints[-1]["payments"] == {"cursor": max(upserted)}
+    final = recorder.checkpoints[-1]["payments"]
+    assert final["cursor"] == max(upserted) and "full_scan" not in final
