@@ -171,15 +171,16 @@ def walk_windows(fetch: Callable[[date, date, int], list], first_day: date, last
 
     ``fetch(from, to, limit)`` makes one call; ``label`` (the table) starts each log line. The API silently keeps
     only the latest ``limit`` rows, so a window answered with ``row_limit`` rows is narrowed and read again; a
-    single full day is read once more with ``day_row_limit`` (see ``_read_full_day``). The first window spans the
+    single full day is read once more with ``day_row_limit`` (see ``_read_whole``). The first window spans the
     whole range (an empty decade costs one call), or ``first_days`` (the size a resumed walk had reached). Later
     ones are sized from the density just seen, aiming at a share of the limit that starts at half and grows
     while answers stay below it (``FILL_FIRST``, ``FILL_STEP``, ``FILL_MAX``). After a full window, empty
     windows reach at most half way to its end (a bisection: an empty stretch before dense data costs a few cheap
     empty answers rather than repeated full ones) until rows show the density.
     toDate is taken to be inclusive, but a multi-day window is followed by one that starts on its last day, so
-    that no day of it is lost if toDate turned out to be exclusive (a one-day window would then be empty: that
-    case is not covered); upserts by key absorb the re-read rows.
+    that no day of it is lost if toDate turned out to be exclusive; a one-day window that comes back empty (as
+    every one would, were toDate exclusive) is read again as a two-day window (``_read_lone_day``). Upserts by key
+    absorb the re-read rows.
     """
     start, span, full_end = first_day, first_days or (last_day - first_day).days + 1, None
     aim = FILL_FIRST
@@ -188,14 +189,18 @@ def walk_windows(fetch: Callable[[date, date, int], list], first_day: date, last
             span = min(span, max(1, ((full_end - start).days + 1) // 2))
         end = min(start + timedelta(days=span - 1), last_day)
         rows = fetch(start, end, row_limit)
-        if len(rows) >= row_limit and start < end:
+        if not rows and start == end:
+            end = start + timedelta(days=1)
+            rows = _read_lone_day(fetch, start, end, row_limit, day_row_limit, log, label)
+        elif len(rows) >= row_limit and start < end:
             aim = FILL_FIRST
             span, full_end = _narrower_span(rows, start, end, row_limit, date_column), end
             log.info(f"{label}: {start}..{end} came back full ({len(rows)} rows, the limit): reading {span}-day "
                      f"windows")
             continue
-        if len(rows) >= row_limit:
-            rows = _read_full_day(fetch, start, row_limit, day_row_limit, log, label)
+        elif len(rows) >= row_limit:
+            log.info(f"{label}: {start} alone holds {row_limit} rows or more: reading it with limit={day_row_limit}")
+            rows = _read_whole(fetch, start, end, row_limit, day_row_limit)
         aim = min(FILL_MAX, aim + FILL_STEP)
         span = _wider_span(len(rows), (end - start).days + 1, row_limit, aim)
         if full_end is not None and not rows:  # bisect towards the data (the cap above halves the rest)
@@ -211,20 +216,33 @@ def walk_windows(fetch: Callable[[date, date, int], list], first_day: date, last
         start = next_start
 
 
-def _read_full_day(fetch, day: date, row_limit: int, day_row_limit: int, log, label: str) -> list:
-    """A day cannot be split further: read it once with the largest limit; fail rather than lose rows.
+def _read_lone_day(fetch, day: date, next_day: date, row_limit: int, day_row_limit: int, log, label: str) -> list:
+    """An empty one-day window read again as ``day..next_day``: if toDate were exclusive (unconfirmed), ``day..day``
+    would always be empty and that day's rows lost. With an inclusive toDate this reads the next day's rows, which
+    the next window reads again. Full at ``row_limit``, it is read whole with ``day_row_limit``, since a narrower
+    window would be the empty one-day window again."""
+    rows = fetch(day, next_day, row_limit)
+    if len(rows) < row_limit:
+        return rows
+    log.info(f"{label}: {day}..{next_day} holds {row_limit} rows or more after an empty {day}..{day}: reading it "
+             f"with limit={day_row_limit}")
+    return _read_whole(fetch, day, next_day, row_limit, day_row_limit)
+
+
+def _read_whole(fetch, first: date, last: date, row_limit: int, day_row_limit: int) -> list:
+    """A window that cannot be split further, read once with the largest limit; fail rather than lose rows.
 
     The answer is complete only if it is below ``day_row_limit`` and not exactly ``row_limit`` (which would mean
     the API caps every call at that size whatever limit is asked for).
     """
-    log.info(f"{label}: {day} alone holds {row_limit} rows or more: reading it with limit={day_row_limit}")
-    rows = fetch(day, day, day_row_limit)
+    rows = fetch(first, last, day_row_limit)
     if len(rows) < day_row_limit and len(rows) != row_limit:
         return rows
+    what = f"{first}" if first == last else f"{first}..{last}"
     reason = (f"returned exactly {row_limit} rows again with limit={day_row_limit}, so the API seems to cap every "
               f"call at {row_limit}" if len(rows) == row_limit else
               f"holds {len(rows)} rows or more, the most one call returns (limit={day_row_limit})")
-    raise WindowTooFull(f"{day} {reason}; a day cannot be split further, so the sync stops instead of skipping rows")
+    raise WindowTooFull(f"{what} {reason}; a day cannot be split further, so the sync stops instead of skipping rows")
 
 
 def _narrower_span(rows: list, start: date, end: date, row_limit: int, date_column: str | None) -> int:

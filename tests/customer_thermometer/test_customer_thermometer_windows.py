@@ -67,7 +67,10 @@ def test_windows_tile_the_range_none_is_full_and_every_row_comes_back(seed):
     source = Source(days)
     windows = source.walk(first=date(2010, 1, 1))
     assert ids(windows) == {r["response_id"] for r in source.rows}
-    assert all(len(w.rows) < 100 or w.first == w.last for w in windows)
+    days_with_rows = {r["response_date"][:10] for r in source.rows}
+    # a full window is a single day, or an empty day read again with the next one (see the exclusive-toDate tests)
+    assert all(len(w.rows) < 100 or w.first == w.last or (
+        (w.last - w.first).days == 1 and w.first.isoformat() not in days_with_rows) for w in windows)
     assert windows[0].first == date(2010, 1, 1) and windows[-1].last == LAST
     for before, after in zip(windows, windows[1:], strict=False):
         # a multi-day window's last day is re-read by the next one (toDate might be exclusive); a day is not
@@ -77,6 +80,29 @@ def test_windows_tile_the_range_none_is_full_and_every_row_comes_back(seed):
 def test_an_exclusive_to_date_loses_no_row_of_a_sparse_source():
     source = Source(spread(600, date(2019, 1, 1), date(2026, 6, 30)), inclusive=False)
     assert ids(source.walk()) == {r["response_id"] for r in source.rows}
+
+
+def test_an_exclusive_to_date_loses_no_row_of_dense_days():
+    """Dense days are read in one-day windows, which an exclusive toDate answers empty: each is read again as
+    a two-day window, which then holds that day."""
+    days = [date(2024, 6, 1) + timedelta(days=n // 2) for n in range(40)]  # two rows a day
+    days += [date(2024, 6, 5)] * 90 + [date(2024, 6, 6)] * 90
+    source = Source(days, inclusive=False)
+    assert ids(source.walk(first=date(2024, 6, 1), last=date(2024, 6, 30))) == {r["response_id"] for r in source.rows}
+    assert any(end - start == timedelta(days=1) and (start, start, 100) in source.calls
+               for start, end, _ in source.calls)
+
+
+def test_an_empty_day_among_dense_ones_costs_one_more_call_with_an_inclusive_to_date():
+    days = [date(2024, 6, 1) + timedelta(days=n // 60) for n in range(600) if n // 60 != 4]  # 60 a day, 06-05 empty
+    source = Source(days)
+    windows = source.walk(first=date(2024, 6, 1), last=date(2024, 6, 10))
+    assert ids(windows) == {r["response_id"] for r in source.rows}
+    empty_day, next_day = date(2024, 6, 5), date(2024, 6, 6)
+    again = [after for before, after in zip(source.calls, source.calls[1:], strict=False)
+             if before[:2] == (before[0], before[0]) and before[0] == empty_day]
+    assert again == [(empty_day, next_day, 100)]  # the one extra call
+    assert [w for w in windows if w.first == empty_day][0].last == next_day
 
 
 def test_a_full_day_is_read_once_more_with_the_larger_limit():
