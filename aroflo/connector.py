@@ -191,13 +191,14 @@ def sync_users(api: ZoneApi, settings: Settings, state: dict, started_at: dateti
     entry = state.setdefault("users", {})
     progress = TableProgress("users", log=log, every_rows=settings.page_size)
     ceiling = timestamps.utc_iso(started_at)
-    updated_after = _start(entry, "updated_cursor", settings, lookback=__USERS_LOOKBACK, first=__EARLIEST)
+    updated_after = _start(entry, "updated_cursor", settings, lookback=__USERS_LOOKBACK, first=__EARLIEST,
+                           table="users")
     sync_walk(api, settings, state, "users", progress, entry, "updated_cursor", "lastupdateddatetimeutc",
               literal(updated_after), ceiling)
     # The first walk delivered every user updated after ``updated_after``: the second one skips those (a day's
     # margin for how AroFlo compares times), so a first sync does not upsert every user twice.
     delivered = timestamps.utc_iso(updated_after + timedelta(days=1))
-    since = _since(entry, "created_cursor", settings, lookback=__USERS_LOOKBACK, first=__EARLIEST)
+    since = _since(entry, "created_cursor", settings, lookback=__USERS_LOOKBACK, first=__EARLIEST, table="users")
     sync_walk(api, settings, state, "users", progress, entry, "created_cursor", "createddatetimeutc", since, ceiling,
               already_delivered=lambda row: (row.get("lastupdateddatetimeutc") or "") > delivered)
     _table_done(state, progress)
@@ -236,12 +237,12 @@ def sync_with_full_scans(api: ZoneApi, settings: Settings, state: dict, table: s
     progress = TableProgress(table, log=log, every_rows=settings.page_size)
     if _full_scan_due(entry, settings, started_at, resync_days):
         scan = entry.setdefault("full_scan", {"started_at": timestamps.utc_iso(started_at)})
-        since = _since(scan, "cursor", settings, lookback=lookback, first=first)
+        since = _since(scan, "cursor", settings, lookback=lookback, first=first, table=f"{table} full_scan")
         sync_walk(api, settings, state, table, progress, scan, "cursor", cursor_field, since, ceiling)
         entry["cursor"] = max(filter(None, (entry.get("cursor"), scan.get("cursor"))), default=None)
         entry["full_scan_completed_at"] = entry.pop("full_scan")["started_at"]
     else:
-        since = _since(entry, "cursor", settings, lookback=lookback, first=first)
+        since = _since(entry, "cursor", settings, lookback=lookback, first=first, table=table)
         sync_walk(api, settings, state, table, progress, entry, "cursor", cursor_field, since, ceiling)
     _table_done(state, progress)
 
@@ -253,13 +254,14 @@ def _full_scan_due(entry: dict, settings: Settings, started_at: datetime, resync
     return started_at - last >= timedelta(days=resync_days)
 
 
-def _since(holder: dict, cursor_key: str, settings: Settings, *, lookback: timedelta, first: datetime | date) -> str:
+def _since(holder: dict, cursor_key: str, settings: Settings, *, lookback: timedelta, first: datetime | date,
+           table: str) -> str:
     """The ``where`` literal below which a walk starts (AroFlo has ``>`` only, no ``>=``): see ``_start``."""
-    return literal(_start(holder, cursor_key, settings, lookback=lookback, first=first))
+    return literal(_start(holder, cursor_key, settings, lookback=lookback, first=first, table=table))
 
 
 def _start(holder: dict, cursor_key: str, settings: Settings, *, lookback: timedelta,
-           first: datetime | date) -> datetime | date:
+           first: datetime | date, table: str) -> datetime | date:
     """The moment (a datetime, or a date for whole-day fields) after which a walk reads rows.
 
     An interrupted walk (listed in ``holder["walking"]``) resumes just below its cursor, re-reading only rows
@@ -270,11 +272,21 @@ def _start(holder: dict, cursor_key: str, settings: Settings, *, lookback: timed
     cursor, resuming = holder.get(cursor_key), cursor_key in holder.get("walking", ())
     whole_days = not isinstance(first, datetime)
     if cursor and (resuming or settings.incremental):
-        start = date.fromisoformat(cursor) if whole_days else timestamps.parse_utc(cursor)
+        start = _saved_moment(cursor, f"{table} {cursor_key}", whole_days)
         back = lookback if not resuming else timedelta(0) if whole_days else __RESUME_MARGIN
     else:
         start, back = first, timedelta(0)
     return start - back - timedelta(days=1) if whole_days else start - back
+
+
+def _saved_moment(cursor, what: str, whole_days: bool) -> datetime | date:
+    """A cursor read back from the state; one this connector did not write fails with what to do about it."""
+    try:
+        return date.fromisoformat(cursor) if whole_days else timestamps.parse_utc(cursor)
+    except (AttributeError, TypeError, ValueError):
+        expected = "a date (YYYY-MM-DD)" if whole_days else "a UTC timestamp (YYYY-MM-DDTHH:MM:SS.ffffffZ)"
+        raise ValueError(f"the saved state's {what} {cursor!r} is not {expected} as this connector writes it; "
+                         "reset the connector's state (or that table's entry)") from None
 
 
 def sync_walk(api: ZoneApi, settings: Settings, state: dict, table: str, progress: TableProgress, holder: dict,

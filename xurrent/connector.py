@@ -363,7 +363,7 @@ def _array(body, table_name: str) -> list:
 def _as_cursor(value: str, what: str) -> str:
     try:
         return timestamps.parse_iso(value).astimezone(timezone.utc).strftime(__CURSOR_FORMAT)
-    except (TypeError, ValueError):
+    except (AttributeError, TypeError, ValueError):  # AttributeError: a number, not a string
         raise ValueError(f"{what} {value!r} is not a timestamp; reset the connector's state") from None
 
 

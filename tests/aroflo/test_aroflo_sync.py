@@ -327,6 +327,17 @@ def test_an_interrupted_walk_resumes_even_with_incremental_sync_off(aroflo, fake
     assert [w for w in wheres(box, "users") if "created" in w][0] == "and|createddatetimeutc|>|2025-01-10 09:59:59"
 
 
+@pytest.mark.parametrize("table, entry, expected", [
+    ("payments", {"cursor": "2024/01/03"}, "payments cursor '2024/01/03' is not a date"),
+    ("users", {"updated_cursor": 1704078000}, "users updated_cursor 1704078000 is not a UTC timestamp"),
+])
+def test_a_saved_cursor_the_connector_did_not_write_fails_with_what_to_do(aroflo, fake_box, table, entry, expected):
+    fake, box, configuration = fake_box()
+    entry = {**entry, "full_scan_completed_at": timestamps.utc_iso(datetime.now(timezone.utc))}
+    with pytest.raises(ValueError, match=f"{expected}.*reset the connector's state"):
+        run_update(aroflo, configuration, {table: entry})
+
+
 def test_archiving_arrives_but_hard_deletions_are_not_captured(aroflo, fake_box):
     fake, box, configuration = fake_box()
     first, state = run_update(aroflo, configuration)
