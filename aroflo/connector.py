@@ -33,7 +33,7 @@ from fivetran_connector_sdk import ConfigurationForm, Connector, Test, form_fiel
 from fivetran_connector_sdk import Logging as log
 from fivetran_connector_sdk import Operations as op
 
-# The suite's helpers: typed configuration, transport with retries and rate limit, progress, setup advice.
+# The suite's helpers: configuration, transport with retries and rate limit, progress, setup advice, state.
 from shared import config, timestamps
 from shared.flatten import ValueTyper
 from shared.http_client import Client, RateLimiter, RetryPolicy
@@ -41,6 +41,7 @@ from shared.progress import TableProgress
 from shared.redaction import Redactor
 from shared.runner import default_log_level
 from shared.setup_check import explain_failure
+from shared.state import saved, table_entry
 
 if str(Path(__file__).resolve().parent) not in sys.path:  # the sibling module, however this file is loaded
     sys.path.append(str(Path(__file__).resolve().parent))
@@ -188,7 +189,7 @@ def sync_users(api: ZoneApi, settings: Settings, state: dict, started_at: dateti
     rather than one ``or`` clause: each is sorted by its own field, so each can checkpoint after a page. The
     second walk does not upsert again the users the first one delivered.
     """
-    entry = state.setdefault("users", {})
+    entry = table_entry(state, "users")
     progress = TableProgress("users", log=log, every_rows=settings.page_size)
     ceiling = timestamps.utc_iso(started_at)
     updated_after = _start(entry, "updated_cursor", settings, lookback=__USERS_LOOKBACK, first=__EARLIEST,
@@ -214,10 +215,11 @@ def sync_suppliers(api: ZoneApi, settings: Settings, state: dict, started_at: da
 def sync_payments(api: ZoneApi, settings: Settings, state: dict, started_at: datetime) -> None:
     """Payments paid since the cursor day minus ``__PAYMENTS_LOOKBACK_DAYS``; all of them again every
     ``payment_full_resync_days``, from the first sync's first day (``initial_sync_days``, 0: all history)."""
-    entry = state.setdefault("payments", {})
+    entry = table_entry(state, "payments")
     days = settings.initial_sync_days
     first_day = started_at.date() - timedelta(days=days) if days else __EARLIEST.date()
-    first_day = date.fromisoformat(entry.setdefault("first_day", first_day.isoformat()))
+    first_day = saved(date.fromisoformat, entry.setdefault("first_day", first_day.isoformat()), "payments first_day",
+                      "a date (YYYY-MM-DD)")
     sync_with_full_scans(api, settings, state, "payments", "datepaid", started_at,
                          resync_days=settings.payment_full_resync_days, first=first_day,
                          lookback=timedelta(days=__PAYMENTS_LOOKBACK_DAYS),
@@ -233,10 +235,12 @@ def sync_with_full_scans(api: ZoneApi, settings: Settings, state: dict, table: s
     ``state[table] = {"cursor", "full_scan_completed_at"}``; a re-scan under way is ``"full_scan"`` (its own
     cursor and start time), so one interrupted (daily limit, failure) is resumed by the next sync.
     """
-    entry = state.setdefault(table, {})
+    entry = table_entry(state, table)
     progress = TableProgress(table, log=log, every_rows=settings.page_size)
-    if _full_scan_due(entry, settings, started_at, resync_days):
-        scan = entry.setdefault("full_scan", {"started_at": timestamps.utc_iso(started_at)})
+    if _full_scan_due(entry, table, settings, started_at, resync_days):
+        if "full_scan" not in entry:
+            entry["full_scan"] = {"started_at": timestamps.utc_iso(started_at)}
+        scan = table_entry(entry, "full_scan")
         since = _since(scan, "cursor", settings, lookback=lookback, first=first, table=f"{table} full_scan")
         sync_walk(api, settings, state, table, progress, scan, "cursor", cursor_field, since, ceiling)
         entry["cursor"] = max(filter(None, (entry.get("cursor"), scan.get("cursor"))), default=None)
@@ -247,10 +251,11 @@ def sync_with_full_scans(api: ZoneApi, settings: Settings, state: dict, table: s
     _table_done(state, progress)
 
 
-def _full_scan_due(entry: dict, settings: Settings, started_at: datetime, resync_days: int) -> bool:
+def _full_scan_due(entry: dict, table: str, settings: Settings, started_at: datetime, resync_days: int) -> bool:
     if not settings.incremental or "full_scan" in entry or not entry.get("full_scan_completed_at"):
         return True
-    last = timestamps.parse_utc(entry["full_scan_completed_at"])
+    last = saved(timestamps.parse_utc, entry["full_scan_completed_at"], f"{table} full_scan_completed_at",
+                 "a UTC timestamp")
     return started_at - last >= timedelta(days=resync_days)
 
 
@@ -272,21 +277,12 @@ def _start(holder: dict, cursor_key: str, settings: Settings, *, lookback: timed
     cursor, resuming = holder.get(cursor_key), cursor_key in holder.get("walking", ())
     whole_days = not isinstance(first, datetime)
     if cursor and (resuming or settings.incremental):
-        start = _saved_moment(cursor, f"{table} {cursor_key}", whole_days)
+        start = saved(date.fromisoformat if whole_days else timestamps.parse_utc, cursor, f"{table} {cursor_key}",
+                      "a date (YYYY-MM-DD)" if whole_days else "a UTC timestamp (YYYY-MM-DDTHH:MM:SS.ffffffZ)")
         back = lookback if not resuming else timedelta(0) if whole_days else __RESUME_MARGIN
     else:
         start, back = first, timedelta(0)
     return start - back - timedelta(days=1) if whole_days else start - back
-
-
-def _saved_moment(cursor, what: str, whole_days: bool) -> datetime | date:
-    """A cursor read back from the state; one this connector did not write fails with what to do about it."""
-    try:
-        return date.fromisoformat(cursor) if whole_days else timestamps.parse_utc(cursor)
-    except (AttributeError, TypeError, ValueError):
-        expected = "a date (YYYY-MM-DD)" if whole_days else "a UTC timestamp (YYYY-MM-DDTHH:MM:SS.ffffffZ)"
-        raise ValueError(f"the saved state's {what} {cursor!r} is not {expected} as this connector writes it; "
-                         "reset the connector's state (or that table's entry)") from None
 
 
 def sync_walk(api: ZoneApi, settings: Settings, state: dict, table: str, progress: TableProgress, holder: dict,

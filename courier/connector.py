@@ -23,7 +23,7 @@ from fivetran_connector_sdk import ConfigurationForm, Connector, Test, form_fiel
 from fivetran_connector_sdk import Logging as log
 from fivetran_connector_sdk import Operations as op
 
-# The suite's helpers: typed configuration, timestamps, flattening, transport with retries, paging, envelopes.
+# The suite's helpers: configuration, timestamps, flattening, transport with retries, paging, envelopes, state.
 from shared import config, timestamps
 from shared.auth import BearerToken
 from shared.flatten import flatten_record
@@ -33,9 +33,11 @@ from shared.parsing import PayloadError, require
 from shared.progress import TableProgress
 from shared.runner import default_log_level, truncate_table
 from shared.setup_check import explain_failure
+from shared.state import saved, table_entry
 
 __DEFAULT_BASE_URL = "https://api.courier.com"
 __DEFAULT_LOOKBACK_DAYS = 3
+__LATEST_MS = 4_102_444_800_000  # 2100-01-01: a larger watermark is not milliseconds (microseconds, say)
 __MAX_LOOKBACK_DAYS = 365
 __TENANT_PAGE_LIMIT = 100  # the documented maximum
 __TIMEOUT_S = (10.0, 60.0)  # connect, read
@@ -151,8 +153,11 @@ def sync_messages(http: Client, settings: Settings, state: dict) -> None:
     ``walk`` holds an unfinished walk's filter, the cursor of its next page, its largest ``enqueued`` so far and
     when that cursor was saved. It is brought up to date after every page, so any checkpoint resumes there.
     """
-    entry = state.setdefault("message", {})
-    walk = entry["walk"] = _saved_walk(entry) or _new_walk(entry.get("watermark_ms"), settings)
+    entry = table_entry(state, "message")
+    watermark_ms = entry.get("watermark_ms")
+    if watermark_ms is not None:
+        watermark_ms = saved(_epoch_ms, watermark_ms, "message watermark_ms", "epoch milliseconds")
+    walk = entry["walk"] = _saved_walk(entry) or _new_walk(watermark_ms, settings)
     progress = TableProgress("message", log, every_rows=__CHECKPOINT_EVERY_ROWS)
     log.info(f"message: reading messages enqueued after {_when(walk['enqueued_after'])}"
              + (" from the saved page cursor" if walk["page_token"] else ""))
@@ -187,12 +192,31 @@ def _new_walk(watermark_ms: int | None, settings: Settings) -> dict:
 def _saved_walk(entry: dict) -> dict | None:
     """The unfinished walk to resume, if it has a page cursor recent enough to trust; else a new walk starts."""
     walk = entry.get("walk")
-    if not walk or not walk.get("page_token"):
+    if walk is None:
+        return None
+    walk = saved(_walk_shape, walk, "message walk", "an object with enqueued_after, page_token and max_enqueued")
+    if not walk["page_token"]:
         return None
     if time.time() - walk.get("saved_at_s", 0) > __WALK_MAX_AGE_S:
         log.info("message: the saved page cursor is too old to trust; starting the walk again")
         return None
     return walk
+
+
+def _walk_shape(walk: object) -> dict:
+    """A saved walk as written: epoch milliseconds (or null), a page cursor (or null), the time it was saved."""
+    if not isinstance(walk, dict) or not isinstance(walk.get("page_token"), (str, type(None))):
+        raise ValueError("not a walk")
+    bounds = {key: None if walk.get(key) is None else _epoch_ms(walk[key])
+              for key in ("enqueued_after", "max_enqueued")}
+    return {**walk, **bounds, "saved_at_s": float(walk.get("saved_at_s", 0))}
+
+
+def _epoch_ms(value: object) -> int:
+    """Milliseconds since 1970 up to 2100: seconds would read as 1970 (safe: all re-read), microseconds fail."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= __LATEST_MS:
+        raise ValueError("not epoch milliseconds")
+    return int(value)
 
 
 def _enqueued_after(watermark_ms: int | None, settings: Settings) -> int | None:

@@ -24,7 +24,7 @@ from fivetran_connector_sdk import ConfigurationForm, Connector, Test, form_fiel
 from fivetran_connector_sdk import Logging as log
 from fivetran_connector_sdk import Operations as op
 
-# The suite's helpers: typed configuration, the key as a query parameter, transport, progress, setup advice.
+# The suite's helpers: configuration, the key as a query parameter, transport, progress, setup advice, state.
 from shared import config, timestamps
 from shared.auth import QueryKey
 from shared.flatten import ValueTyper
@@ -33,6 +33,7 @@ from shared.progress import TableProgress
 from shared.redaction import Redactor
 from shared.runner import default_log_level, truncate_table
 from shared.setup_check import explain_failure
+from shared.state import saved, table_entry
 
 try:  # The API helpers next to this file: on sys.path under Fivetran and `fivetran debug`, not when loaded by path.
     import customer_thermometer_api as api
@@ -183,8 +184,13 @@ def sync_by_windows(http: Client, settings: Settings, state: dict, typer: ValueT
     arrive late). ``window_days``, saved only while a walk is unfinished, sizes the first window of its resume,
     so that a resume does not start with a window that is bound to come back full.
     """
-    entry = state.setdefault(method.table, {})
-    first_day = date.fromisoformat(entry["cursor"]) if entry.get("cursor") else settings.from_date
+    entry = table_entry(state, method.table)
+    first_day = settings.from_date
+    if entry.get("cursor") is not None:
+        first_day = saved(date.fromisoformat, entry["cursor"], f"{method.table} cursor", "a date (YYYY-MM-DD)")
+    window_days = entry.get("window_days")
+    if window_days is not None:
+        window_days = saved(positive_int, window_days, f"{method.table} window_days", "a whole number of days")
     last_complete_day = today - timedelta(days=1)
     progress = TableProgress(method.table, log, every_rows=__CHECKPOINT_EVERY_ROWS, unit="windows")
 
@@ -194,7 +200,7 @@ def sync_by_windows(http: Client, settings: Settings, state: dict, typer: ValueT
 
     for window in api.walk_windows(fetch, first_day, today + timedelta(days=1), row_limit=__WINDOW_ROW_LIMIT,
                                    day_row_limit=__DAY_ROW_LIMIT, date_column=method.window_date, log=log,
-                                   first_days=entry.get("window_days"), label=method.table):
+                                   first_days=window_days, label=method.table):
         for row in window.rows:
             # Upsert: a response re-read by an overlap or the lookback replaces its earlier version.
             op.upsert(table=method.table, data=row)
@@ -210,6 +216,12 @@ def sync_by_windows(http: Client, settings: Settings, state: dict, typer: ValueT
     # Checkpoint: the walk is complete.
     op.checkpoint(state)
     progress.finished(f"the next sync starts at {entry.get('cursor')}")
+
+
+def positive_int(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError("not a positive integer")
+    return value
 
 
 def sync_metric(http: Client, settings: Settings, state: dict, now: datetime) -> None:

@@ -32,7 +32,7 @@ from fivetran_connector_sdk import ConfigurationForm, Connector, Test, form_fiel
 from fivetran_connector_sdk import Logging as log
 from fivetran_connector_sdk import Operations as op
 
-# The suite's helpers: typed configuration, transport with retries and OAuth2, progress lines, setup advice.
+# The suite's helpers: configuration, transport with retries and OAuth2, progress lines, setup advice, saved state.
 from shared import config
 from shared.auth import OAuth2ClientCredentials, TokenRequestError
 from shared.http_client import Client, HttpError, RateLimiter
@@ -40,6 +40,7 @@ from shared.parsing import PayloadError, csv_rows
 from shared.progress import TableProgress
 from shared.runner import default_log_level
 from shared.setup_check import explain_failure
+from shared.state import saved, table_entry
 
 __REPORT_KEYS = {  # report type (= table) -> its key column; the fixed order in which a sync walks them
     "blacklist": "phone_number", "calls": "id", "audit": "id", "cases": "id", "account_risk": "id", "enrollment": "id",
@@ -158,11 +159,14 @@ def sync_report_type(http: Client, settings: Settings, state: dict, report_type:
     answered without rows: a nightly report may be published before it is filled, so each sync asks for them again
     until one has rows or is older than the window.
     """
-    entry = state.setdefault(report_type, {})
+    entry = table_entry(state, report_type)
     progress = TableProgress(report_type, log, unit="reports")
-    floor = (settings.start_date or date.min).isoformat()  # a raised start date drops the empty days before it
-    empty_days = {day for day in entry.get("empty_days", ()) if day >= floor}
-    for day in days_to_fetch(entry.get("last_day_delivered"), empty_days, settings, today):
+    last_day = entry.get("last_day_delivered")
+    if last_day is not None:
+        last_day = saved(date.fromisoformat, last_day, f"{report_type} last_day_delivered", "a date (YYYY-MM-DD)")
+    floor = settings.start_date or date.min  # a raised start date drops the empty days before it
+    empty_days = {day.isoformat() for day in saved_days(entry.get("empty_days", []), report_type) if day >= floor}
+    for day in days_to_fetch(last_day, empty_days, settings, today):
         recent = (today - day).days <= settings.missing_report_grace_days
         try:
             rows = deliver_report(http, settings, state, report_type, day)
@@ -184,6 +188,16 @@ def sync_report_type(http: Client, settings: Settings, state: dict, report_type:
         op.checkpoint(state)
         progress.page_done(rows or 0, detail=f"report for {day}")
     progress.finished(f"delivered through {entry.get('last_day_delivered') or 'no day yet'}")
+
+
+def saved_days(days: object, report_type: str) -> list[date]:
+    """The state's empty days of one report type, as dates."""
+    def read(values: object) -> list[date]:
+        if not isinstance(values, list):
+            raise TypeError("not a list")
+        return [date.fromisoformat(value) for value in values]
+
+    return saved(read, days, f"{report_type} empty_days", "a list of dates (YYYY-MM-DD)")
 
 
 def note_empty_report(empty_days: set[str], report_type: str, day: date, rows: int | None, recent: bool,
@@ -224,14 +238,14 @@ def deliver_report(http: Client, settings: Settings, state: dict, report_type: s
     return http.call_with_retries(f"{report_type} report for {day}", download)
 
 
-def days_to_fetch(last_day_delivered: str | None, empty_days: set[str], settings: Settings,
+def days_to_fetch(last_day_delivered: date | None, empty_days: set[str], settings: Settings,
                   today: date) -> list[date]:
     """In date order: from the day after the progress minus the lookback (or the start date on a first sync)
     through today, and the days whose report was empty."""
     if last_day_delivered is None:
         first = settings.start_date or today - timedelta(days=__DEFAULT_START_DAYS_AGO)
     else:
-        first = date.fromisoformat(last_day_delivered) + timedelta(days=1 - settings.lookback_days)
+        first = last_day_delivered + timedelta(days=1 - settings.lookback_days)
         if settings.start_date is not None:
             first = max(first, settings.start_date)
     walk = {first + timedelta(days=offset) for offset in range((today - first).days + 1)}

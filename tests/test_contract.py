@@ -16,6 +16,7 @@ import pytest
 from fivetran_connector_sdk import Logging, Operations
 
 from sandbox import registry
+from shared.state import StateError
 from tests.harness import (
     ROOT,
     LocalRunner,
@@ -87,6 +88,33 @@ def test_upserted_tables_are_declared_keys_are_never_null_and_cursors_never_go_b
     for checkpoint in first.checkpoints + second.checkpoints:
         json.dumps(checkpoint)
     assert_never_backwards(first.checkpoints + second.checkpoints)
+
+
+def with_value(state: dict, path: str, value) -> dict:
+    """A copy of ``state`` with the leaf at ``path`` (dotted, as ``cursors`` names it) replaced."""
+    copy = json.loads(json.dumps(state))
+    *parents, leaf = path.split(".")
+    holder = copy
+    for key in parents:
+        holder = holder[key]
+    holder[leaf] = value
+    return copy
+
+
+def test_a_saved_state_the_connector_did_not_write_fails_naming_what_to_reset(connector_name, sandbox, sleeps):
+    """Hand-edited or foreign state: a table's entry that is not an object, a cursor that is a number or words.
+    The sync neither crashes with a bare parsing error nor skips rows: it fails naming the value to reset."""
+    module = load_connector(connector_name)
+    box = sandbox(registry.make_fake(connector_name))
+    configuration = box.configuration(connector_name)
+    _, state = run_update(module, configuration)
+    assert cursors(state), "the sync left no cursor to tamper with"
+    broken = [({**state, table: "not an object"}, repr(table)) for table in state]
+    broken += [(with_value(state, where, bad), where.rsplit(".", 1)[-1])
+               for where in cursors(state) for bad in (-1, "not a cursor")]
+    for bad_state, named in broken:
+        with pytest.raises(StateError, match=f"saved state's .*{named}.* reset the connector's state"):
+            run_update(module, configuration, bad_state)
 
 
 def test_update_runs_without_the_sdk_runner(connector_name, sandbox, sleeps, monkeypatch):

@@ -29,7 +29,7 @@ from fivetran_connector_sdk import ConfigurationForm, Connector, Test, form_fiel
 from fivetran_connector_sdk import Logging as log
 from fivetran_connector_sdk import Operations as op
 
-# The suite's helpers: typed configuration, UTC timestamps, flattening, transport, auth, paging, progress lines.
+# The suite's helpers: configuration, UTC timestamps, flattening, transport, auth, paging, progress, state.
 from shared import config, http_client, timestamps
 from shared.auth import BearerToken, OAuth2ClientCredentials
 from shared.flatten import flatten_record
@@ -39,6 +39,7 @@ from shared.parsing import PayloadError
 from shared.progress import TableProgress
 from shared.runner import default_log_level
 from shared.setup_check import explain_failure
+from shared.state import saved, table_entry
 
 __REGION_API_URLS = {
     "global": "https://api.xurrent.com/v1", "au": "https://api.au.xurrent.com/v1",
@@ -206,7 +207,7 @@ def sync_table(http: Client, settings: Settings, state: dict, table: Table) -> N
 
     A walk the API caps (throttled) continues in a new window from the largest ``updated_at`` it reached.
     """
-    since = lower_bound(state.setdefault(table.name, {}), settings)
+    since = lower_bound(table_entry(state, table.name), table.name, settings)
     progress = TableProgress(table.name, log, every_rows=__CHECKPOINT_EVERY_ROWS)
     while True:
         walk = sync_walk(http, settings, state, table, since, progress)
@@ -259,10 +260,12 @@ def sync_walk(http: Client, settings: Settings, state: dict, table: Table, since
     return walk
 
 
-def lower_bound(entry: dict, settings: Settings) -> str | None:
+def lower_bound(entry: dict, table_name: str, settings: Settings) -> str | None:
     """The saved cursor (incremental), else ``initial_sync_days`` ago, else None: all history."""
+    if entry.get("cursor") is not None:  # read even when not used, so that advance_cursor can compare with it
+        entry["cursor"] = saved(_as_cursor, entry["cursor"], f"{table_name} cursor", "a timestamp")
     if settings.incremental and entry.get("cursor"):
-        return _as_cursor(entry["cursor"], "the saved state's cursor")
+        return entry["cursor"]
     if settings.initial_sync_days:
         start = datetime.now(timezone.utc) - timedelta(days=settings.initial_sync_days)
         return start.strftime(__CURSOR_FORMAT)
@@ -295,7 +298,7 @@ def note_updated_at(walk: dict, updated_at: str, table: Table) -> None:
 
 
 def advance_cursor(entry: dict, latest: str | None) -> None:
-    if latest and (not entry.get("cursor") or latest > _as_cursor(entry["cursor"], "the saved cursor")):
+    if latest and (not entry.get("cursor") or latest > entry["cursor"]):
         entry["cursor"] = latest
 
 
@@ -360,11 +363,9 @@ def _array(body, table_name: str) -> list:
     return body
 
 
-def _as_cursor(value: str, what: str) -> str:
-    try:
-        return timestamps.parse_iso(value).astimezone(timezone.utc).strftime(__CURSOR_FORMAT)
-    except (AttributeError, TypeError, ValueError):  # AttributeError: a number, not a string
-        raise ValueError(f"{what} {value!r} is not a timestamp; reset the connector's state") from None
+def _as_cursor(value: str) -> str:
+    """Any ISO timestamp in the API's filter form (UTC, whole seconds)."""
+    return timestamps.parse_iso(value).astimezone(timezone.utc).strftime(__CURSOR_FORMAT)
 
 
 def _oauth_token_url(api_url: str) -> str | None:

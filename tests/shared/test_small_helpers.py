@@ -1,10 +1,10 @@
-"""shared.flatten, shared.timestamps, shared.config and shared.progress."""
+"""shared.flatten, shared.timestamps, shared.config, shared.progress, shared.runner and shared.state."""
 
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from shared import config, runner, timestamps
+from shared import config, runner, state, timestamps
 from shared.flatten import flatten_record
 from shared.progress import TableProgress
 
@@ -196,3 +196,18 @@ def test_truncate_without_a_runner_is_skipped_with_a_warning_and_other_errors_ra
     with pytest.raises(RuntimeError, match="something else"):
         runner.truncate_table(Broken, "brand", log)
 
+
+
+def test_a_saved_value_that_does_not_parse_names_the_key_and_the_fix():
+    assert state.saved(date.fromisoformat, "2024-01-02", "calls last_day_delivered", "a date") == date(2024, 1, 2)
+    for bad in (20240102.5, None, "02/01/2024", [1]):
+        with pytest.raises(state.StateError, match=r"saved state's calls last_day_delivered .* is not a date as this "
+                                                   r"connector writes it; reset the connector's state"):
+            state.saved(date.fromisoformat, bad, "calls last_day_delivered", "a date")
+
+
+def test_a_table_entry_is_created_on_a_first_sync_and_must_be_an_object():
+    saved_state: dict = {}
+    assert state.table_entry(saved_state, "calls") == {} and saved_state == {"calls": {}}
+    with pytest.raises(state.StateError, match="saved state's 'calls' entry is 'x', not an object"):
+        state.table_entry({"calls": "x"}, "calls")

@@ -1,0 +1,37 @@
+"""Reading a saved state back: a value the connector did not write fails with a message naming it.
+
+A state is written by the connector itself, but it can also be edited by hand, carried over from another
+connector, or left by an older version. A value that cannot be read must neither crash the sync with a bare
+parsing error (which names nothing) nor be skipped silently; it fails the sync and says which key to reset.
+"""
+
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+_RESET = "reset the connector's state (or that table's entry)"
+
+
+class StateError(ValueError):
+    """The saved state holds a value this connector does not write."""
+
+
+def table_entry(state: dict, table: str) -> dict:
+    """``state[table]``, created empty on a first sync; anything but an object fails."""
+    entry = state.setdefault(table, {})
+    if not isinstance(entry, dict):
+        raise StateError(f"the saved state's {table!r} entry is {entry!r}, not an object as this connector writes "
+                         f"it; {_RESET}")
+    return entry
+
+
+def saved(parse: Callable[[object], T], value: object, what: str, expected: str) -> T:
+    """``parse(value)``; a value it refuses fails naming ``what`` (e.g. ``calls last_day_delivered``) and the
+    ``expected`` form (e.g. ``a date (YYYY-MM-DD)``)."""
+    try:
+        return parse(value)
+    except (AttributeError, TypeError, ValueError, OverflowError):
+        raise StateError(f"the saved state's {what} {value!r} is not {expected} as this connector writes it; "
+                         f"{_RESET}") from None
+
