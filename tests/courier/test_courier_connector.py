@@ -10,6 +10,7 @@ from shared.config import ConfigError
 from shared.http_client import HttpError, TransportError
 from shared.pagination import PaginationError
 from shared.parsing import PayloadError
+from shared.state import StateError
 from tests.harness import LocalRunner, load_connector, run_update
 
 KEYS = {"brand": "id", "audience": "id", "audit_event": "auditEventId", "list": "id", "message": "id",
@@ -109,6 +110,13 @@ def test_the_documented_envelopes_of_every_endpoint_at_the_real_host(courier, sl
     assert recorder.table("brand", ["id"])[("B1",)]["created"] == "2020-06-10T01:46:45.265000Z"
     assert recorder.table("audience", ["id"])[("developer-audience",)]["updated_at"] == "2023-08-23T18:45:26.199000Z"
     assert state == {"message": {"watermark_ms": 1562611073426}}
+
+
+@pytest.mark.parametrize("watermark", [1_562_611_073_426_000, -1, "2019-07-08"])  # microseconds, negative, ISO
+def test_a_saved_watermark_that_is_not_epoch_milliseconds_is_refused(courier, watermark):
+    with pytest.raises(StateError, match=r"message watermark_ms .* is not epoch milliseconds"):
+        courier.sync_messages(None, courier.validate_configuration({"api_key": "k" * 12}),
+                              {"message": {"watermark_ms": watermark}})
 
 
 @responses.activate

@@ -284,6 +284,9 @@ def test_a_malformed_report_fails_clearly_and_advances_nothing(pindrop, fake_box
     with pytest.raises(PayloadError, match="audit report for 2026-03-13: CSV row at line 3 has 5 fields"):
         run_update(pindrop, configuration, recorder=failed)
     assert failed.checkpoints[-1]["audit"] == {"last_day_delivered": day(-3).isoformat()}
+    # At once: the types after audit are not synced, so no later checkpoint commits audit's partial rows.
+    assert not any(report_requests(box, later + "/") for later in ("cases", "account_risk", "enrollment"))
+    assert all(later not in failed.checkpoints[-1] for later in ("cases", "account_risk", "enrollment"))
 
 
 def test_a_report_cut_off_every_time_fails_and_the_next_sync_delivers_it_once(pindrop, fake_box, sleeps, monkeypatch):

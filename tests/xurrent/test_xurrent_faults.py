@@ -86,10 +86,11 @@ def test_a_persistent_network_failure_fails_with_a_clear_message(xurrent, sandbo
     assert len(box.requests_to("xurrent", "/v1/projects")) == 4  # retry_attempts=3 retries after the first
 
 
-def test_a_bad_request_is_not_retried(xurrent, sandbox, sleeps):
+@pytest.mark.parametrize("status", [400, 404])
+def test_a_bad_request_is_not_retried(xurrent, sandbox, sleeps, status):
     box = sandbox(XurrentFake())
-    box.faults.add("xurrent", "/v1/organizations", "status", status=400, times=None)
-    with pytest.raises(HttpError, match="HTTP 400"):
+    box.faults.add("xurrent", "/v1/organizations", "status", status=status, times=None)
+    with pytest.raises(HttpError, match=f"HTTP {status}"):
         run_update(xurrent, box.configuration("xurrent"))
     assert len(box.requests_to("xurrent", "/v1/organizations")) == 1
 
@@ -189,6 +190,15 @@ def test_a_long_retry_after_is_waited_out(xurrent, sleeps):
         responses.get(f"{HOST}/{table}", json=[])
     recorder, _ = run_update(xurrent, CONFIGURATION)
     assert 1801.0 in sleeps and [row["id"] for row in recorder.upserts("organizations")] == [1]
+
+
+@responses.activate
+def test_a_retry_after_longer_than_an_hour_and_a_minute_is_cut_to_that(xurrent, sleeps):
+    responses.get(f"{HOST}/organizations", status=429, headers={"Retry-After": "86400"})
+    for table in TABLES:
+        responses.get(f"{HOST}/{table}", json=[])
+    run_update(xurrent, CONFIGURATION)
+    assert max(sleeps) == 3660.0
 
 
 @responses.activate
