@@ -41,7 +41,7 @@ from shared.progress import TableProgress
 from shared.redaction import Redactor
 from shared.runner import default_log_level
 from shared.setup_check import explain_failure
-from shared.state import saved, table_entry
+from shared.state import day, moment, saved, table_entry
 
 if str(Path(__file__).resolve().parent) not in sys.path:  # the sibling module, however this file is loaded
     sys.path.append(str(Path(__file__).resolve().parent))
@@ -60,6 +60,7 @@ __EARLIEST = datetime(2001, 1, 1, tzinfo=timezone.utc)  # the lower bound of the
 __USERS_LOOKBACK = timedelta(hours=1)
 __SUPPLIERS_LOOKBACK = timedelta(hours=1)
 __PAYMENTS_LOOKBACK_DAYS = 7  # payments entered late with an earlier datepaid are found if at most this late
+__SAVED_FORMATS = ("%Y/%m/%d %H:%M:%S", "%Y/%m/%d")  # AroFlo's own forms, read back from a hand-edited state
 __RESUME_MARGIN = timedelta(seconds=1)  # an interrupted walk resumes at its cursor's second: ties are re-read
 __MONEY = {"type": "DECIMAL", "precision": 18, "scale": 4}
 __SECRET_KEYS = ("uencoded", "pencoded", "orgencoded", "secret_key")
@@ -218,8 +219,8 @@ def sync_payments(api: ZoneApi, settings: Settings, state: dict, started_at: dat
     entry = table_entry(state, "payments")
     days = settings.initial_sync_days
     first_day = started_at.date() - timedelta(days=days) if days else __EARLIEST.date()
-    first_day = saved(date.fromisoformat, entry.setdefault("first_day", first_day.isoformat()), "payments first_day",
-                      "a date (YYYY-MM-DD)")
+    first_day = saved(lambda value: day(value, *__SAVED_FORMATS), entry.setdefault("first_day", first_day.isoformat()),
+                      "payments first_day", "a date (YYYY-MM-DD)")
     sync_with_full_scans(api, settings, state, "payments", "datepaid", started_at,
                          resync_days=settings.payment_full_resync_days, first=first_day,
                          lookback=timedelta(days=__PAYMENTS_LOOKBACK_DAYS),
@@ -254,8 +255,8 @@ def sync_with_full_scans(api: ZoneApi, settings: Settings, state: dict, table: s
 def _full_scan_due(entry: dict, table: str, settings: Settings, started_at: datetime, resync_days: int) -> bool:
     if not settings.incremental or "full_scan" in entry or not entry.get("full_scan_completed_at"):
         return True
-    last = saved(timestamps.parse_utc, entry["full_scan_completed_at"], f"{table} full_scan_completed_at",
-                 "a UTC timestamp")
+    last = saved(lambda value: moment(value, *__SAVED_FORMATS), entry["full_scan_completed_at"],
+                 f"{table} full_scan_completed_at", "a UTC timestamp")
     return started_at - last >= timedelta(days=resync_days)
 
 
@@ -277,8 +278,11 @@ def _start(holder: dict, cursor_key: str, settings: Settings, *, lookback: timed
     cursor, resuming = holder.get(cursor_key), cursor_key in holder.get("walking", ())
     whole_days = not isinstance(first, datetime)
     if cursor and (resuming or settings.incremental):
-        start = saved(date.fromisoformat if whole_days else timestamps.parse_utc, cursor, f"{table} {cursor_key}",
+        start = saved(lambda value: (day if whole_days else moment)(value, *__SAVED_FORMATS), cursor,
+                      f"{table} {cursor_key}",
                       "a date (YYYY-MM-DD)" if whole_days else "a UTC timestamp (YYYY-MM-DDTHH:MM:SS.ffffffZ)")
+        # Written back in this connector's own form: cursors are compared as text (see _advance).
+        holder[cursor_key] = start.isoformat() if whole_days else timestamps.utc_iso(start)
         back = lookback if not resuming else timedelta(0) if whole_days else __RESUME_MARGIN
     else:
         start, back = first, timedelta(0)

@@ -33,7 +33,7 @@ from shared.progress import TableProgress
 from shared.redaction import Redactor
 from shared.runner import default_log_level, truncate_table
 from shared.setup_check import explain_failure
-from shared.state import saved, table_entry
+from shared.state import day, saved, table_entry
 
 try:  # The API helpers next to this file: on sys.path under Fivetran and `fivetran debug`, not when loaded by path.
     import customer_thermometer_api as api
@@ -186,8 +186,8 @@ def sync_by_windows(http: Client, settings: Settings, state: dict, typer: ValueT
     """
     entry = table_entry(state, method.table)
     first_day = settings.from_date
-    if entry.get("cursor") is not None:
-        first_day = saved(date.fromisoformat, entry["cursor"], f"{method.table} cursor", "a date (YYYY-MM-DD)")
+    if entry.get("cursor"):  # blank: none, as on a first sync
+        first_day = saved(day, entry["cursor"], f"{method.table} cursor", "a date (YYYY-MM-DD)")
     window_days = entry.get("window_days")
     if window_days is not None:
         window_days = saved(positive_int, window_days, f"{method.table} window_days", "a whole number of days")

@@ -40,6 +40,7 @@ from shared.parsing import PayloadError, csv_rows
 from shared.progress import TableProgress
 from shared.runner import default_log_level
 from shared.setup_check import explain_failure
+from shared.state import day as saved_day
 from shared.state import saved, table_entry
 
 __REPORT_KEYS = {  # report type (= table) -> its key column; the fixed order in which a sync walks them
@@ -161,9 +162,10 @@ def sync_report_type(http: Client, settings: Settings, state: dict, report_type:
     """
     entry = table_entry(state, report_type)
     progress = TableProgress(report_type, log, unit="reports")
-    last_day = entry.get("last_day_delivered")
+    last_day = entry.get("last_day_delivered") or None  # blank: none, as on a first sync
     if last_day is not None:
-        last_day = saved(date.fromisoformat, last_day, f"{report_type} last_day_delivered", "a date (YYYY-MM-DD)")
+        last_day = saved(saved_day, last_day, f"{report_type} last_day_delivered", "a date (YYYY-MM-DD)")
+        entry["last_day_delivered"] = last_day.isoformat()  # compared as text below
     floor = settings.start_date or date.min  # a raised start date drops the empty days before it
     empty_days = {day.isoformat() for day in saved_days(entry.get("empty_days", []), report_type) if day >= floor}
     for day in days_to_fetch(last_day, empty_days, settings, today):
@@ -195,7 +197,7 @@ def saved_days(days: object, report_type: str) -> list[date]:
     def read(values: object) -> list[date]:
         if not isinstance(values, list):
             raise TypeError("not a list")
-        return [date.fromisoformat(value) for value in values]
+        return [saved_day(value) for value in values]
 
     return saved(read, days, f"{report_type} empty_days", "a list of dates (YYYY-MM-DD)")
 

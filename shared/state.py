@@ -6,7 +6,10 @@ parsing error (which names nothing) nor be skipped silently; it fails the sync a
 """
 
 from collections.abc import Callable
+from datetime import date, datetime
 from typing import TypeVar
+
+from shared import timestamps
 
 T = TypeVar("T")
 
@@ -35,3 +38,23 @@ def saved(parse: Callable[[object], T], value: object, what: str, expected: str)
         raise StateError(f"the saved state's {what} {value!r} is not {expected} as this connector writes it; "
                          f"{_RESET}") from None
 
+
+
+def moment(value: object, *formats: str) -> datetime:
+    """A saved time as an aware UTC datetime: any ISO-8601 form, or one of ``formats`` (naive values are UTC).
+
+    Lenient on purpose: a state written by another tool or an older version in a form whose meaning is plain
+    (``2024-06-15T00:00:00Z`` for a day, the vendor's ``2024/06/15 06:00:00``) is read, not refused."""
+    if not isinstance(value, str):
+        raise TypeError("not a string")
+    for fmt in formats:
+        try:
+            return timestamps.parse_format(value, fmt)
+        except ValueError:
+            continue
+    return timestamps.parse_iso(value).astimezone(timestamps.UTC)
+
+
+def day(value: object, *formats: str) -> date:
+    """A saved day: ``YYYY-MM-DD``, or the UTC day of a saved time (see ``moment``)."""
+    return moment(value, *formats).date()

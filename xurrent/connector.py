@@ -262,7 +262,7 @@ def sync_walk(http: Client, settings: Settings, state: dict, table: Table, since
 
 def lower_bound(entry: dict, table_name: str, settings: Settings) -> str | None:
     """The saved cursor (incremental), else ``initial_sync_days`` ago, else None: all history."""
-    if entry.get("cursor") is not None:  # read even when not used, so that advance_cursor can compare with it
+    if entry.get("cursor"):  # read even when not used, so that advance_cursor can compare with it (blank: none)
         entry["cursor"] = saved(_as_cursor, entry["cursor"], f"{table_name} cursor", "a timestamp")
     if settings.incremental and entry.get("cursor"):
         return entry["cursor"]

@@ -328,7 +328,7 @@ def test_an_interrupted_walk_resumes_even_with_incremental_sync_off(aroflo, fake
 
 
 @pytest.mark.parametrize("table, entry, expected", [
-    ("payments", {"cursor": "2024/01/03"}, "payments cursor '2024/01/03' is not a date"),
+    ("payments", {"cursor": "03/01/2024"}, "payments cursor '03/01/2024' is not a date"),
     ("users", {"updated_cursor": 1704078000}, "users updated_cursor 1704078000 is not a UTC timestamp"),
 ])
 def test_a_saved_cursor_the_connector_did_not_write_fails_with_what_to_do(aroflo, fake_box, table, entry, expected):
@@ -336,6 +336,17 @@ def test_a_saved_cursor_the_connector_did_not_write_fails_with_what_to_do(aroflo
     entry = {**entry, "full_scan_completed_at": timestamps.utc_iso(datetime.now(timezone.utc))}
     with pytest.raises(ValueError, match=f"{expected}.*reset the connector's state"):
         run_update(aroflo, configuration, {table: entry})
+
+
+def test_a_saved_cursor_in_aroflos_own_form_is_read_and_written_back_in_the_connectors(aroflo, fake_box):
+    fake, box, configuration = fake_box()
+    recent = timestamps.utc_iso(datetime.now(timezone.utc))
+    state = {"payments": {"cursor": "2025/01/10", "full_scan_completed_at": recent, "first_day": "2001-01-01"},
+             "users": {"updated_cursor": "2025/01/10 10:00:00", "created_cursor": "2025-01-10T10:00:00Z"}}
+    _, final = run_update(aroflo, configuration, state)
+    assert wheres(box, "payments")[0] == "and|datepaid|>|2025-01-02"  # the cursor's day minus 8 days
+    assert wheres(box, "users")[0] == "and|lastupdateddatetimeutc|>|2025-01-10 09:00:00"
+    assert final["payments"]["cursor"] >= "2025-01-10" and final["users"]["updated_cursor"].endswith("Z")
 
 
 def test_archiving_arrives_but_hard_deletions_are_not_captured(aroflo, fake_box):

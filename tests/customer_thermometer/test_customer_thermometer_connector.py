@@ -155,6 +155,13 @@ def test_the_cursor_never_moves_back_and_state_wins_over_from_date(ct, sandbox, 
     assert state2["comment"] == {"cursor": "2026-06-30"}
 
 
+def test_a_saved_cursor_written_as_a_date_time_is_read_as_its_day(ct, sandbox, sleeps):
+    box = sandbox(CustomerThermometerFake())
+    state = {"blast_result": {"cursor": "2026-07-01T00:00:00Z"}, "comment": {"cursor": ""}}  # blank: none
+    run_update(ct, box.configuration("customer_thermometer"), state)
+    assert calls(box, "getBlastResults")[0].arg("fromDate") == "2026-07-01"
+
+
 def test_a_failure_mid_walk_keeps_state_and_the_next_sync_converges(ct, sandbox, sleeps, monkeypatch):
     small_limits(monkeypatch, ct, checkpoint_rows=200)
     fake = CustomerThermometerFake()

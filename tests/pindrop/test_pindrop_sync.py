@@ -222,6 +222,15 @@ def test_an_empty_day_before_a_raised_start_date_is_not_asked_again(pindrop, fak
     assert state2["audit"] == {"last_day_delivered": day(-1).isoformat()}
 
 
+def test_a_saved_day_written_as_a_date_time_is_read_as_its_day(pindrop, fake_box, sleeps):
+    fake, box, configuration = fake_box()
+    state = {"calls": {"last_day_delivered": f"{day(-3).isoformat()}T00:00:00Z"}, "audit": {"last_day_delivered": ""}}
+    _, final = run_update(pindrop, {**configuration, "report_types": "calls,audit"}, state)
+    assert requested_days(box, "calls")[0] == day(-3).isoformat()  # lookback 1: the saved day again
+    assert requested_days(box, "audit")[0] == day(-7).isoformat()  # blank: none, the start date
+    assert final["calls"] == {"last_day_delivered": day(-1).isoformat()}
+
+
 def test_a_sync_interrupted_for_a_week_catches_up_every_missed_day(pindrop, fake_box, sleeps, monkeypatch):
     fake, box, configuration = fake_box()
     recorder, state = run_update(pindrop, configuration)

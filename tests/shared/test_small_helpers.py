@@ -211,3 +211,13 @@ def test_a_table_entry_is_created_on_a_first_sync_and_must_be_an_object():
     assert state.table_entry(saved_state, "calls") == {} and saved_state == {"calls": {}}
     with pytest.raises(state.StateError, match="saved state's 'calls' entry is 'x', not an object"):
         state.table_entry({"calls": "x"}, "calls")
+
+
+def test_saved_days_and_times_are_read_in_any_plain_form_and_nothing_else():
+    assert state.day("2024-06-15") == state.day("2024-06-15T00:00:00Z") == date(2024, 6, 15)
+    assert state.day("2024-06-15T23:00:00-05:00") == date(2024, 6, 16)  # its UTC day
+    assert state.day("2024/06/15", "%Y/%m/%d") == date(2024, 6, 15)
+    assert state.moment("2020/01/03 06:00:00", "%Y/%m/%d %H:%M:%S") == datetime(2020, 1, 3, 6, tzinfo=timezone.utc)
+    for bad in (20240615, None, "15/06/2024", "yesterday"):
+        with pytest.raises((TypeError, ValueError)):
+            state.day(bad)
