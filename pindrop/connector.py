@@ -173,6 +173,10 @@ def sync_report_type(http: Client, settings: Settings, state: dict, report_type:
         try:
             rows = deliver_report(http, settings, state, report_type, day)
         except NoReport as absent:
+            if recent and day.isoformat() in empty_days:  # delivered (empty) before: the days after it go on
+                log.info(f"{report_type}: the report for {day}, empty before, answers HTTP {absent.status} now; "
+                         "it is asked for again next sync")
+                continue
             if recent:
                 log.info(f"{report_type}: the report for {day} is not generated yet (HTTP {absent.status}); "
                          "it is asked for again next sync")

@@ -196,6 +196,16 @@ def test_a_recent_empty_report_is_asked_again_until_it_has_rows(pindrop, fake_bo
     assert_matches_source(combined, fake, LAST_WEEK)
 
 
+def test_an_empty_report_that_answers_404_later_does_not_hold_up_the_days_after_it(pindrop, fake_box, sleeps):
+    fake, box, configuration = fake_box(empty={("calls", day(-3).isoformat())})
+    _, state = run_update(pindrop, configuration)
+    fake.control_set_missing("calls", day(-3).isoformat())  # the server now says "no report" for that day
+    box.requests.clear()
+    _, state2 = run_update(pindrop, configuration, state)
+    assert requested_days(box, "calls") == [day(n).isoformat() for n in (-3, -1, 0)]  # went on past it
+    assert state2["calls"] == {"last_day_delivered": day(-1).isoformat(), "empty_days": [day(-3).isoformat()]}
+
+
 def test_an_empty_report_is_final_once_older_than_the_grace_window(pindrop, fake_box, sleeps, monkeypatch):
     fake, box, configuration = fake_box(empty={("calls", day(-5).isoformat()), ("calls", day(-3).isoformat())})
     _, state = run_update(pindrop, configuration)
