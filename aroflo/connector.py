@@ -277,13 +277,14 @@ def _start(holder: dict, cursor_key: str, settings: Settings, *, lookback: timed
     """
     cursor, resuming = holder.get(cursor_key), cursor_key in holder.get("walking", ())
     whole_days = not isinstance(first, datetime)
-    if cursor and (resuming or settings.incremental):
-        start = saved(lambda value: (day if whole_days else moment)(value, *__SAVED_FORMATS), cursor,
-                      f"{table} {cursor_key}",
-                      "a date (YYYY-MM-DD)" if whole_days else "a UTC timestamp (YYYY-MM-DDTHH:MM:SS.ffffffZ)")
+    if cursor:
+        cursor = saved(lambda value: (day if whole_days else moment)(value, *__SAVED_FORMATS), cursor,
+                       f"{table} {cursor_key}",
+                       "a date (YYYY-MM-DD)" if whole_days else "a UTC timestamp (YYYY-MM-DDTHH:MM:SS.ffffffZ)")
         # Written back in this connector's own form: cursors are compared as text (see _advance).
-        holder[cursor_key] = start.isoformat() if whole_days else timestamps.utc_iso(start)
-        back = lookback if not resuming else timedelta(0) if whole_days else __RESUME_MARGIN
+        holder[cursor_key] = cursor.isoformat() if whole_days else timestamps.utc_iso(cursor)
+    if cursor and (resuming or settings.incremental):
+        start, back = cursor, lookback if not resuming else timedelta(0) if whole_days else __RESUME_MARGIN
     else:
         start, back = first, timedelta(0)
     return start - back - timedelta(days=1) if whole_days else start - back

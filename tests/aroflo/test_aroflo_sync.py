@@ -347,6 +347,10 @@ def test_a_saved_cursor_in_aroflos_own_form_is_read_and_written_back_in_the_conn
     assert wheres(box, "payments")[0] == "and|datepaid|>|2025-01-02"  # the cursor's day minus 8 days
     assert wheres(box, "users")[0] == "and|lastupdateddatetimeutc|>|2025-01-10 09:00:00"
     assert final["payments"]["cursor"] >= "2025-01-10" and final["users"]["updated_cursor"].endswith("Z")
+    this_year = f"{datetime.now(timezone.utc).year}/01/01 00:00:00"  # "/" sorts after "-": text would keep it
+    _, final = run_update(aroflo, {**configuration, "enable_incremental_sync": "false"},
+                          {"users": {"updated_cursor": this_year}})  # the cursor is not read for the walk
+    assert final["users"]["updated_cursor"][4] == "-"  # written back in the connector's form, and moved on
 
 
 def test_archiving_arrives_but_hard_deletions_are_not_captured(aroflo, fake_box):
