@@ -393,8 +393,9 @@ def to_row(record: dict, spec: RowSpec, zone: str, typer: ValueTyper) -> dict:
     for converter, names in ((utc_text, spec.times), (date_text, spec.dates), (_boolean, spec.booleans),
                              (_decimal_text, spec.money)):
         typer.convert(row, names, converter, where=f"{zone}.")
-    if "id" in row:
-        row["source_id"] = row.pop("id")  # keep a source field named id without clashing with the key
+    for name in ("id", "ID", "Id", "iD"):  # a source field named id, in any case (destinations fold case)
+        if name in row:
+            row[f"source_{name}"] = row.pop(name)  # kept, without clashing with the key
     aliases = {alias: row[source] for alias, source in spec.aliases if source in row and alias not in row}
     return {"id": str(key), **aliases, **row}
 

@@ -323,10 +323,11 @@ def report_records(response: requests.Response, report_type: str, day: date, key
 
 
 def column_names(header: list[str], key_column: str) -> dict[str, str]:
-    """Destination column by header name; two header names that would fill one column are an error."""
+    """Destination column by header name; two header names that would fill one column are an error (also when
+    they differ only in case: destinations fold column names to one case, and one value would be lost)."""
     names = {name: column_name(name, key_column) for name in header}
-    filled = Counter(names.values())
-    clashing = sorted(name for name in header if filled[names[name]] > 1)
+    filled = Counter(column.lower() for column in names.values())
+    clashing = sorted(name for name in header if filled[names[name].lower()] > 1)
     if clashing:
         raise PayloadError(f"CSV header names {clashing} would fill the same column")
     return names

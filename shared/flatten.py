@@ -4,12 +4,13 @@ Lists become JSON strings (their length varies, so they cannot be columns) and s
 ``max_depth``. Keys named in ``json_keys`` are fields whose shape varies between rows (a string in one row, an
 object in the next): they are passed through untouched, for a column the connector declares as JSON in
 ``schema()`` (the SDK encodes the value as JSON). A flattened name that collides with another key raises instead
-of silently overwriting it.
+of silently overwriting it, and so do two names that differ only in case (``Name`` and ``name``): destinations
+fold column names to one case, so one of the two values would be lost without a word.
 
 ``ValueTyper`` types declared columns of a row; a value its converter refuses is kept as text instead of failing
 the sync (see there).
 
-Public: flatten_record, to_json, ValueTyper
+Public: flatten_record, case_clash, to_json, ValueTyper
 """
 
 import json
@@ -28,7 +29,8 @@ def flatten_record(record: dict, *, separator: str = "_", max_depth: int = 3,
     for value in record.values():
         if isinstance(value, (dict, list)):
             break
-    else:  # already flat (e.g. every Courier message): a copy is the answer, keys cannot collide
+    else:  # already flat (e.g. every Courier message): a copy is the answer, keys cannot collide but in case
+        _check_case(record)
         return dict(record)
     flat: dict = {}
     for key, value in record.items():
@@ -36,7 +38,36 @@ def flatten_record(record: dict, *, separator: str = "_", max_depth: int = 3,
             _put(flat, key, value)
         else:
             _flatten_into(flat, key, value, separator, max_depth, 1)
+    _check_case(flat)
     return flat
+
+
+def case_clash(names: Iterable[str]) -> tuple[str, str] | None:
+    """Two of ``names`` that differ only in case (one column in a destination that folds case), or None."""
+    seen: dict[str, str] = {}
+    for name in names:
+        other = seen.setdefault(name.lower(), name)
+        if other != name:
+            return other, name
+    return None
+
+
+_CHECKED_NAMES: set[tuple] = set()  # column sets already checked: rows of a table mostly share one
+_CHECKED_NAMES_MAX = 10_000
+
+
+def _check_case(row: dict) -> None:
+    """Hot path: one tuple and one set lookup per row; the names are compared only for a new set of them."""
+    names = tuple(row)
+    if names in _CHECKED_NAMES:
+        return
+    clash = case_clash(names)
+    if clash:
+        raise ValueError(f"the record has the keys {clash[0]!r} and {clash[1]!r}, which differ only in case: "
+                         "a destination folds column names to one case, so one value would be lost")
+    if len(_CHECKED_NAMES) >= _CHECKED_NAMES_MAX:
+        _CHECKED_NAMES.clear()
+    _CHECKED_NAMES.add(names)
 
 
 def _flatten_into(flat: dict, name: str, value: Any, separator: str, max_depth: int, depth: int) -> None:

@@ -353,6 +353,15 @@ def test_a_saved_cursor_in_aroflos_own_form_is_read_and_written_back_in_the_conn
     assert final["users"]["updated_cursor"][4] == "-"  # written back in the connector's form, and moved on
 
 
+def test_a_source_field_named_id_in_any_case_is_kept_beside_the_key(aroflo):
+    api = aroflo.aroflo_api
+    row = api.to_row({"paymentid": "P1", "ID": "x"}, aroflo.__SPECS["payments"], "payments",
+                     aroflo.open_api(aroflo.validate_configuration({
+                         "uencoded": "u1", "pencoded": "p1", "orgencoded": "o1", "secret_key": "k1"})).typer)
+    assert (row["id"], row["source_ID"]) == ("P1", "x")  # (ID beside id in one record fails in flatten_record)
+    assert [name for name in row if name.lower() == "id"] == ["id"]
+
+
 def test_archiving_arrives_but_hard_deletions_are_not_captured(aroflo, fake_box):
     fake, box, configuration = fake_box()
     first, state = run_update(aroflo, configuration)

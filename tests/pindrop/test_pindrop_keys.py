@@ -100,6 +100,12 @@ def test_a_key_column_in_another_case_or_with_spaces_is_the_key(pindrop):
         records(pindrop, "id,ID\n1,2\n")
 
 
+def test_header_names_that_differ_only_in_case_fail_instead_of_losing_a_value(pindrop):
+    """The destination folds column names to one case: Status and status would be one column, one value lost."""
+    with pytest.raises(PayloadError, match=r"\['Status', 'status'\] would fill the same column"):
+        records(pindrop, "id,Status,status\n1,A,B\n")
+
+
 def test_an_empty_body_or_a_header_alone_is_zero_rows(pindrop):
     assert records(pindrop, "") == []
     assert records(pindrop, "id,a\r\n") == []

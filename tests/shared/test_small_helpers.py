@@ -5,7 +5,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from shared import config, runner, state, timestamps
-from shared.flatten import flatten_record
+from shared.flatten import case_clash, flatten_record
 from shared.progress import TableProgress
 
 # --- flatten ----------------------------------------------------------------------------------------------------
@@ -31,6 +31,21 @@ def test_json_keys_keep_varying_shapes_whole_for_json_columns():
 def test_a_collision_raises_instead_of_overwriting():
     with pytest.raises(ValueError, match="'a_b' twice"):
         flatten_record({"a_b": 1, "a": {"b": 2}})
+
+
+@pytest.mark.parametrize("record", [{"id": 1, "Name": "a", "name": "b"},  # flat: the fast path
+                                    {"id": 1, "settings": {"Email": "a"}, "settings_email": "b"}])  # flattened
+def test_names_that_differ_only_in_case_raise_instead_of_losing_a_value_in_the_destination(record):
+    with pytest.raises(ValueError, match="differ only in case"):
+        flatten_record(record)
+    assert case_clash(["id", "Name", "NAME"]) == ("Name", "NAME") and case_clash(["id", "name"]) is None
+
+
+def test_the_case_check_is_made_once_per_set_of_names_and_still_catches_a_new_set():
+    for n in range(3):
+        flatten_record({"id": n, "name": "x"})
+    with pytest.raises(ValueError, match="differ only in case"):
+        flatten_record({"id": 9, "name": "x", "NAME": "y"})
 
 
 def test_empty_object_is_kept_as_json():

@@ -8,6 +8,7 @@ import pytest
 import responses
 
 from shared.http_client import HttpError
+from shared.parsing import PayloadError
 from tests.harness import Recorder, run_update
 
 HOST = "https://api.xurrent.com/v1"
@@ -95,6 +96,16 @@ def test_blank_references_and_an_omitted_disabled_arrive_as_null_and_false(xurre
     assert (row["manager_id"], row["manager_name"]) == (120, "Carolyn Goldrat")
     assert row["disabled"] is False
     assert row["created_at"] == "2016-03-23T02:02:50.000000Z"
+
+
+def test_an_empty_reference_is_null_and_boolean_text_is_read_as_a_boolean(xurrent):
+    organizations = [t for t in xurrent.__TABLES if t.name == "organizations"][0]
+    row = xurrent.to_row({"id": 1, "manager": {}, "disabled": "TRUE", "business_unit": "false",
+                          "updated_at": "2024-01-01T00:00:00Z"}, organizations)
+    assert (row["manager_id"], row["manager_name"]) == (None, None) and "manager" not in row
+    assert (row["disabled"], row["business_unit"]) == (True, False)
+    with pytest.raises(PayloadError, match="organizations.disabled: 'maybe' is not a boolean"):
+        xurrent.to_row({"id": 1, "disabled": "maybe"}, organizations)
 
 
 @responses.activate
