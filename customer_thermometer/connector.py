@@ -219,6 +219,7 @@ def sync_by_windows(http: Client, settings: Settings, state: dict, typer: ValueT
 
 
 def positive_int(value: object) -> int:
+    """A saved window size: a whole number of days, at least one."""
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError("not a positive integer")
     return value

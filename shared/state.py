@@ -1,8 +1,9 @@
-"""Reading a saved state back: a value the connector did not write fails with a message naming it.
+"""Reading a saved state back: plain other forms are read, a value that cannot mean anything fails naming it.
 
 A state is written by the connector itself, but it can also be edited by hand, carried over from another
-connector, or left by an older version. A value that cannot be read must neither crash the sync with a bare
-parsing error (which names nothing) nor be skipped silently; it fails the sync and says which key to reset.
+connector, or left by an older version. A day written as a date-time, or in the vendor's own format, is read
+(``day``, ``moment``). A value that cannot be read must neither crash the sync with a bare parsing error (which
+names nothing) nor be skipped silently: it fails the sync and says which key to reset (``saved``, ``table_entry``).
 """
 
 from collections.abc import Callable
@@ -37,7 +38,6 @@ def saved(parse: Callable[[object], T], value: object, what: str, expected: str)
     except (AttributeError, TypeError, ValueError, OverflowError):
         raise StateError(f"the saved state's {what} {value!r} is not {expected} as this connector writes it; "
                          f"{_RESET}") from None
-
 
 
 def moment(value: object, *formats: str) -> datetime:
