@@ -164,6 +164,7 @@ def url(config: dict, key: str, *, default: str) -> str:
     match = re.fullmatch(r"(https?)://([^\s/?#]+)(/[^\s?#]*)?", str(value))
     if not match:
         _fail(key, "an https URL such as https://api.example.com", value)
-    if match.group(1) == "http" and match.group(2).rsplit(":", 1)[0].lower() not in _LOOPBACK_HOSTS:
-        _fail(key, "https (plain http only for 127.0.0.1 or localhost)", value)
+    host = re.sub(r":\d*$", "", match.group(2)).lower()  # without its port ("[::1]" keeps its own colons)
+    if match.group(1) == "http" and host not in _LOOPBACK_HOSTS:
+        _fail(key, "https (plain http only for 127.0.0.1, localhost or [::1])", value)
     return str(value).rstrip("/")

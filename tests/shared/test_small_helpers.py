@@ -157,7 +157,7 @@ def test_number_boolean_day_choice_items_url():
 
 def test_plain_http_urls_are_for_this_machine_only():
     """A bearer token or signature must not cross a network in clear text; a local fake may use http."""
-    for local in ("http://127.0.0.1:8080/api", "http://localhost:5000", "http://[::1]:9000/x"):
+    for local in ("http://127.0.0.1:8080/api", "http://localhost:5000", "http://[::1]:9000/x", "http://[::1]"):
         assert config.url({"u": local}, "u", default="https://d") == local
     for remote in ("http://api.example.com", "http://10.0.0.5:8080", "http://127.0.0.1.example.com"):
         with pytest.raises(config.ConfigError, match="'u': expected https \\(plain http only for 127.0.0.1"):
