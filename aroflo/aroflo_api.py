@@ -30,7 +30,7 @@ import requests
 from requests.auth import AuthBase
 
 from shared import http_client, timestamps
-from shared.flatten import ValueTyper, flatten_record
+from shared.flatten import FLAG_WORDS, ValueTyper, flatten_record, to_flag
 from shared.parsing import PayloadError, json_body, require
 
 ACCEPT_JSON = "text/json"
@@ -428,17 +428,11 @@ def date_text(value) -> str | None:
     return None if moment is None else moment.date().isoformat()
 
 
+_FLAG_WORDS = {**FLAG_WORDS, "yes": True, "no": False}  # AroFlo writes "false", "TRUE" and the like
+
+
 def _boolean(value) -> bool | None:
-    if value is None or isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if not text:
-        return None
-    if text in ("true", "1", "yes"):
-        return True
-    if text in ("false", "0", "no"):
-        return False
-    raise ValueError(f"expected a boolean such as 'true' or 'FALSE', got {value!r}")
+    return to_flag(value, _FLAG_WORDS)
 
 
 def _decimal_text(value) -> str | None:

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 
 # The suite's helpers: UTC timestamps, flattening, hardened streaming XML, the redacting HTTP client.
 from shared import timestamps
-from shared.flatten import ValueTyper, flatten_record
+from shared.flatten import ValueTyper, flatten_record, to_flag
 from shared.http_client import Client
 from shared.parsing import PayloadError, xml_rows
 
@@ -24,7 +24,6 @@ WINDOW_GROWTH_MAX = 4  # a window after a sparse one is at most this many times 
 FILL_FIRST, FILL_STEP, FILL_MAX = 0.5, 0.1, 0.85
 FLAG_COLUMNS = frozenset({"response_bounced", "comment_hidden"})  # "1"/"0" in the XML
 DATE_COLUMNS = frozenset({"response_date", "blast_date", "date_submitted"})
-_FLAGS = {"1": True, "0": False, "true": True, "false": False}
 _NUMBER = re.compile(rb"[+-]?\d+(?:\.\d+)?")
 _EXCERPT_CHARS = 160
 _BOM = b"\xef\xbb\xbf"  # some servers put one before a plain-text body too
@@ -130,15 +129,6 @@ def to_row(record: dict, method: ListMethod, typer: ValueTyper) -> dict:
     typer.convert(row, FLAG_COLUMNS & row.keys(), to_flag, where=f"{method.table}.")
     typer.convert(row, DATE_COLUMNS & row.keys(), to_utc, where=f"{method.table}.")
     return row
-
-
-def to_flag(value) -> bool | None:
-    if value is None or value == "":
-        return None
-    flag = _FLAGS.get(str(value).strip().lower())
-    if flag is None:
-        raise ValueError(f"{value!r} is not 1 or 0")
-    return flag
 
 
 def to_utc(value) -> str | None:

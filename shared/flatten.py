@@ -10,7 +10,7 @@ fold column names to one case, so one of the two values would be lost without a 
 ``ValueTyper`` types declared columns of a row; a value its converter refuses is kept as text instead of failing
 the sync (see there).
 
-Public: flatten_record, case_clash, to_json, ValueTyper
+Public: flatten_record, case_clash, to_json, to_flag, FLAG_WORDS, ValueTyper
 """
 
 import json
@@ -95,6 +95,23 @@ def _put(flat: dict, name: str, value: Any) -> None:
 def _collision(name: str) -> None:
     raise ValueError(f"flattening produced the column {name!r} twice (a key of that name and a nested key "
                      "that flattens to it); rename one of them")
+
+
+FLAG_WORDS = {"true": True, "false": False, "1": True, "0": False}
+
+
+def to_flag(value, words: dict[str, bool] = FLAG_WORDS) -> bool | None:
+    """A flag as the source writes it: a bool as it is, blank as None, one of ``words`` in any case; else a
+    ValueError (for ``ValueTyper``, or for the connector to name the field)."""
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if not text:
+        return None
+    flag = words.get(text)
+    if flag is None:
+        raise ValueError(f"expected a boolean ({', '.join(words)}), got {value!r}")
+    return flag
 
 
 class ValueTyper:

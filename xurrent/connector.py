@@ -32,7 +32,7 @@ from fivetran_connector_sdk import Operations as op
 # The suite's helpers: configuration, UTC timestamps, flattening, transport, auth, paging, progress, state.
 from shared import config, http_client, timestamps
 from shared.auth import BearerToken, OAuth2ClientCredentials
-from shared.flatten import flatten_record
+from shared.flatten import flatten_record, to_flag
 from shared.http_client import Client, RateLimiter, RetryPolicy
 from shared.pagination import PAGE_FAILURES, PaginationError, by_next_link
 from shared.parsing import PayloadError
@@ -56,7 +56,6 @@ __QUOTA_FLOOR_REQUESTS = 2  # pause for the quota reset when this few requests a
 __MAX_QUOTA_WAIT_S = 3660.0  # the quota window is hourly (inferred): a 429's Retry-After or a quota reset is waited
 # out up to that and a minute (the Ruby SDK's limit), since the quota is per user and another client can spend it
 __QUOTA_RESET_MARGIN_S = 0.5  # x-ratelimit-reset has whole seconds; wake up just after it, not just before
-__FLAG_TEXT = {"true": True, "false": False, "1": True, "0": False}
 __CURSOR_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # the API's filter format: UTC, whole seconds
 __DECIMAL = {"type": "DECIMAL", "precision": 38, "scale": 6}
 __API_HINT = ("Likely causes: the token (personal access token or OAuth client) is wrong, expired or revoked; its "
@@ -337,20 +336,17 @@ def to_row(record: dict, table: Table) -> dict:
             row[f"{ref}_id"] = row[f"{ref}_name"] = None
     for name in table.booleans:
         if isinstance(row.get(name), str):  # documented as JSON booleans; "true"/"false" text is read as well
-            row[name] = _flag(row[name], f"{table.name}.{name}")
+            try:
+                row[name] = to_flag(row[name])
+            except ValueError:
+                text = row[name][:40]
+                raise PayloadError(f"{table.name}.{name}: {text!r} is not a boolean (true or false)") from None
     for name in table.timestamps:
         row[name] = timestamps.to_utc_iso(row.get(name))
     for name in table.decimals:
         if row.get(name) is not None:
             row[name] = str(row[name])  # DECIMAL takes strings exactly; a float would lose digits
     return row
-
-
-def _flag(text: str, where: str) -> bool:
-    flag = __FLAG_TEXT.get(text.strip().lower())
-    if flag is None:
-        raise PayloadError(f"{where}: {text[:40]!r} is not a boolean (true or false)")
-    return flag
 
 
 def pace_by_quota(response) -> None:

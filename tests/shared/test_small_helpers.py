@@ -5,7 +5,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from shared import config, runner, state, timestamps
-from shared.flatten import case_clash, flatten_record
+from shared.flatten import FLAG_WORDS, case_clash, flatten_record, to_flag
 from shared.progress import TableProgress
 
 # --- flatten ----------------------------------------------------------------------------------------------------
@@ -236,3 +236,11 @@ def test_saved_days_and_times_are_read_in_any_plain_form_and_nothing_else():
     for bad in (20240615, None, "15/06/2024", "yesterday"):
         with pytest.raises((TypeError, ValueError)):
             state.day(bad)
+
+
+def test_flags_read_the_words_given_blank_is_none_and_anything_else_refused():
+    assert [to_flag(v) for v in (True, "1", " TRUE ", "0", "false", None, "", " ")] == [
+        True, True, True, False, False, None, None, None]
+    assert to_flag("Yes", {**FLAG_WORDS, "yes": True}) is True
+    with pytest.raises(ValueError, match="expected a boolean \\(true, false, 1, 0\\), got 'yes'"):
+        to_flag("yes")
