@@ -41,7 +41,7 @@ from shared.progress import TableProgress
 from shared.redaction import Redactor
 from shared.runner import default_log_level
 from shared.setup_check import explain_failure
-from shared.state import day, moment, saved, table_entry
+from shared.state import day, moment, not_in_future, saved, table_entry
 
 if str(Path(__file__).resolve().parent) not in sys.path:  # the sibling module, however this file is loaded
     sys.path.append(str(Path(__file__).resolve().parent))
@@ -257,7 +257,9 @@ def _full_scan_due(entry: dict, table: str, settings: Settings, started_at: date
         return True
     last = saved(lambda value: moment(value, *__SAVED_FORMATS), entry["full_scan_completed_at"],
                  f"{table} full_scan_completed_at", "a UTC timestamp")
-    return started_at - last >= timedelta(days=resync_days)
+    due_since = started_at - timedelta(days=resync_days)
+    last = not_in_future(last, started_at, restart=due_since, what=f"{table} full_scan_completed_at", log=log)
+    return last <= due_since
 
 
 def _since(holder: dict, cursor_key: str, settings: Settings, *, lookback: timedelta, first: datetime | date,

@@ -33,7 +33,7 @@ from shared.progress import TableProgress
 from shared.redaction import Redactor
 from shared.runner import default_log_level, truncate_table
 from shared.setup_check import explain_failure
-from shared.state import day, saved, table_entry
+from shared.state import day, not_in_future, saved, table_entry
 
 try:  # The API helpers next to this file: on sys.path under Fivetran and `fivetran debug`, not when loaded by path.
     import customer_thermometer_api as api
@@ -181,17 +181,21 @@ def sync_by_windows(http: Client, settings: Settings, state: dict, typer: ValueT
     ``state[table] = {"cursor": "YYYY-MM-DD", "window_days": n}``. ``cursor`` is where the next sync starts: after
     each complete window it becomes min(window end, yesterday) minus ``lookback_days``, never earlier than where
     this sync started (the current day is never complete; the lookback covers the unknown timezone and rows that
-    arrive late). ``window_days``, saved only while a walk is unfinished, sizes the first window of its resume,
+    arrive late). A saved cursor after yesterday (a host clock that ran ahead) goes back to yesterday minus the
+    lookback. ``window_days``, saved only while a walk is unfinished, sizes the first window of its resume,
     so that a resume does not start with a window that is bound to come back full.
     """
     entry = table_entry(state, method.table)
     first_day = settings.from_date
+    last_complete_day = today - timedelta(days=1)
     if entry.get("cursor"):  # blank: none, as on a first sync
         first_day = saved(day, entry["cursor"], f"{method.table} cursor", "a date (YYYY-MM-DD)")
+        restart = max(settings.from_date, last_complete_day - timedelta(days=settings.lookback_days))
+        first_day = not_in_future(first_day, max(settings.from_date, last_complete_day), restart=restart,
+                                  what=f"{method.table} cursor", log=log)
     window_days = entry.get("window_days")
     if window_days is not None:
         window_days = saved(positive_int, window_days, f"{method.table} window_days", "a whole number of days")
-    last_complete_day = today - timedelta(days=1)
     progress = TableProgress(method.table, log, every_rows=__CHECKPOINT_EVERY_ROWS, unit="windows")
 
     def fetch(start: date, end: date, limit: int) -> list[dict]:

@@ -41,7 +41,7 @@ from shared.progress import TableProgress
 from shared.runner import default_log_level
 from shared.setup_check import explain_failure
 from shared.state import day as saved_day
-from shared.state import saved, table_entry
+from shared.state import not_in_future, saved, table_entry
 
 __REPORT_KEYS = {  # report type (= table) -> its key column; the fixed order in which a sync walks them
     "blacklist": "phone_number", "calls": "id", "audit": "id", "cases": "id", "account_risk": "id", "enrollment": "id",
@@ -156,15 +156,18 @@ def sync_report_type(http: Client, settings: Settings, state: dict, report_type:
 
     ``state[report_type] = {"last_day_delivered": "YYYY-MM-DD", "empty_days": [...]}``. ``last_day_delivered``
     moves after each report that was delivered completely or is older than the grace window and has no report; it
-    never moves back. ``empty_days`` (only while there are some) holds the days within the grace window whose report
-    answered without rows: a nightly report may be published before it is filled, so each sync asks for them again
-    until one has rows or is older than the window.
+    never moves back, unless it is after today (a host clock that ran ahead): the walk then starts again at the
+    grace window, since the days that clock called old were passed as missing. ``empty_days`` (only while there
+    are some) holds the days within the grace window whose report answered without rows: a nightly report may be
+    published before it is filled, so each sync asks for them again until one has rows or is older than the window.
     """
     entry = table_entry(state, report_type)
     progress = TableProgress(report_type, log, unit="reports")
     last_day = entry.get("last_day_delivered") or None  # blank: none, as on a first sync
     if last_day is not None:
         last_day = saved(saved_day, last_day, f"{report_type} last_day_delivered", "a date (YYYY-MM-DD)")
+        last_day = not_in_future(last_day, today, what=f"{report_type} last_day_delivered", log=log,
+                                 restart=today - timedelta(days=settings.missing_report_grace_days + 1))
         entry["last_day_delivered"] = last_day.isoformat()  # compared as text below
     floor = settings.start_date or date.min  # a raised start date drops the empty days before it
     empty_days = {day.isoformat() for day in saved_days(entry.get("empty_days", []), report_type) if day >= floor}

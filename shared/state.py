@@ -58,3 +58,21 @@ def moment(value: object, *formats: str) -> datetime:
 def day(value: object, *formats: str) -> date:
     """A saved day: ``YYYY-MM-DD``, or the UTC day of a saved time (see ``moment``)."""
     return moment(value, *formats).date()
+
+
+def not_in_future(value: T, latest: T, *, restart: T, what: str, log) -> T:
+    """``value``, or ``restart`` when it is after ``latest``, the latest this connector could have saved by now.
+
+    A saved day after that comes from a host clock that ran ahead (or a hand edit). Walking on from it would read
+    nothing until the clock caught up, and every day in between would be skipped without a word; so the walk goes
+    back to ``restart`` (re-read days are absorbed by upserts), and the log says why.
+    """
+    if value <= latest:
+        return value
+    log.warning(f"the saved state's {what} {_shown(value)} is after {_shown(latest)}, the latest a sync could have "
+                f"saved by now (did the host clock run ahead?); going on from {_shown(restart)} instead")
+    return restart
+
+
+def _shown(value: date) -> str:
+    return value.isoformat(timespec="seconds") if isinstance(value, datetime) else value.isoformat()

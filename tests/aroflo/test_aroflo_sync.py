@@ -183,6 +183,22 @@ def _edit_then_sync_until_the_rescan(aroflo, fake, box, configuration, state, ta
     return third, state
 
 
+def test_a_full_rescan_saved_as_done_in_the_future_is_due_now(aroflo, fake_box):
+    """A completion time after now comes from a clock that ran ahead: waiting for it would put off the re-scan."""
+    fake, box, configuration = fake_box()
+    _, state = run_update(aroflo, configuration)
+    old = fake.make_id("SUP", 2)
+    fake.control_update("suppliers", [old])
+    state["suppliers"]["full_scan_completed_at"] = "2099-01-01T00:00:00.000000Z"
+    box.requests.clear()
+    second, state = run_update(aroflo, configuration, state)
+    assert synced(second, "suppliers")[old]["name"].endswith("(edited)")
+    assert wheres(box, "suppliers")[0] == "and|datetimeinserted|>|2001-01-01 00:00:00"
+    assert state["suppliers"]["full_scan_completed_at"] < "2099"
+    assert any(level == "WARNING" and "suppliers full_scan_completed_at 2099-01-01T00:00:00+00:00 is after" in line
+               for level, line in aroflo.log.lines)
+
+
 def test_payment_edits_arrive_with_the_periodic_full_rescan_from_the_first_day(aroflo, fake_box):
     fake, box, configuration = fake_box()
     configuration = {**configuration, "initial_sync_days": "400"}  # the fake's payments span a year

@@ -155,6 +155,22 @@ def test_the_cursor_never_moves_back_and_state_wins_over_from_date(ct, sandbox, 
     assert state2["comment"] == {"cursor": "2026-06-30"}
 
 
+def test_a_cursor_after_yesterday_left_by_a_clock_that_ran_ahead_goes_back_to_the_lookback(ct, sandbox, sleeps):
+    """Walking on from 2026-08-01 would read nothing for a month while responses keep coming."""
+    fake = CustomerThermometerFake()
+    box = sandbox(fake)
+    new = fake.insert("responses", 3, date(2026, 6, 30)) + fake.insert("responses", 2, date(2026, 7, 2))
+    state = {"blast_result": {"cursor": "2026-08-01"}, "comment": {"cursor": "2026-07-01"}}  # 07-01: yesterday
+    recorder, state2 = run_update(ct, box.configuration("customer_thermometer"), state)
+    assert calls(box, "getBlastResults")[0].arg("fromDate") == "2026-06-29"  # yesterday minus 2 lookback days
+    assert calls(box, "getComments")[0].arg("fromDate") == "2026-07-01"  # a cursor a sync could have saved
+    assert set(new) <= synced_ids(recorder, "blast_result")
+    assert state2["blast_result"] == {"cursor": "2026-06-29"}
+    warnings = [line for level, line in ct.log.lines if level == "WARNING" and "run ahead" in line]
+    assert warnings == ["the saved state's blast_result cursor 2026-08-01 is after 2026-07-01, the latest a sync "
+                        "could have saved by now (did the host clock run ahead?); going on from 2026-06-29 instead"]
+
+
 def test_a_saved_cursor_written_as_a_date_time_is_read_as_its_day(ct, sandbox, sleeps):
     box = sandbox(CustomerThermometerFake())
     state = {"blast_result": {"cursor": "2026-07-01T00:00:00Z"}, "comment": {"cursor": ""}}  # blank: none

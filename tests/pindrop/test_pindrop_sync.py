@@ -256,6 +256,27 @@ def test_a_sync_interrupted_for_a_week_catches_up_every_missed_day(pindrop, fake
     assert_matches_source(combined, fake, [day(n) for n in range(-7, 9)])
 
 
+def test_a_clock_that_ran_ahead_once_does_not_leave_the_days_it_passed_as_missing(pindrop, fake_box, sleeps,
+                                                                                  monkeypatch, log):
+    """Ahead by a month, the sync passes today's report (not generated yet) as 27 days old and missing."""
+    monkeypatch.setattr(pindrop, "log", log)
+    fake, box, configuration = fake_box()
+    configuration = {**configuration, "report_types": "calls", "start_date": day(-3).isoformat()}
+    monkeypatch.setattr(pindrop, "today_utc", lambda: day(30))
+    recorder, state = run_update(pindrop, configuration)
+    assert state["calls"] == {"last_day_delivered": day(26).isoformat()}  # day(0) on: 404, passed as missing
+    fake.control_set_today(day(1).isoformat())  # the clock is right again, a day later
+    monkeypatch.setattr(pindrop, "today_utc", lambda: day(1))
+    box.requests.clear()
+    recorder2, state2 = run_update(pindrop, configuration, state)
+    assert requested_days(box, "calls") == [day(n).isoformat() for n in (-3, -2, -1, 0, 1)]  # the grace window on
+    assert state2["calls"] == {"last_day_delivered": day(0).isoformat()}
+    assert "the saved state's calls last_day_delivered 2026-04-10 is after 2026-03-16" in log.text()
+    combined = Recorder()
+    combined.operations = recorder.operations + recorder2.operations
+    assert_matches_source(combined, fake, [day(n) for n in range(-3, 1)], ["calls"])
+
+
 def test_a_failing_report_leaves_progress_before_it_and_the_next_sync_fills_the_gap(pindrop, fake_box, sleeps):
     fake, box, configuration = fake_box()
     box.faults.add("pindrop", f"/v1/nightly_reports/cases/{day(-4).isoformat()}", "status", status=500, times=None)

@@ -7,6 +7,7 @@ import pytest
 from shared import config, runner, state, timestamps
 from shared.flatten import FLAG_WORDS, case_clash, flatten_record, to_flag
 from shared.progress import TableProgress
+from tests.conftest import ListLog
 
 # --- flatten ----------------------------------------------------------------------------------------------------
 
@@ -236,6 +237,22 @@ def test_saved_days_and_times_are_read_in_any_plain_form_and_nothing_else():
     for bad in (20240615, None, "15/06/2024", "yesterday"):
         with pytest.raises((TypeError, ValueError)):
             state.day(bad)
+
+
+def test_a_saved_position_after_the_latest_possible_one_restarts_with_a_warning():
+    log = ListLog()
+    latest, restart = date(2024, 6, 14), date(2024, 6, 12)
+    assert state.not_in_future(date(2024, 6, 14), latest, restart=restart, what="x cursor", log=log) == latest
+    assert log.lines == []  # the latest itself is a position a sync can save
+    assert state.not_in_future(date(2024, 7, 1), latest, restart=restart, what="x cursor", log=log) == restart
+    moment = datetime(2024, 6, 14, 5, 30, 0, 123, tzinfo=timezone.utc)
+    state.not_in_future(moment + timedelta(days=1), moment, restart=moment, what="x at", log=log)
+    assert log.lines == [
+        ("WARNING", "the saved state's x cursor 2024-07-01 is after 2024-06-14, the latest a sync could have saved by "
+                    "now (did the host clock run ahead?); going on from 2024-06-12 instead"),
+        ("WARNING", "the saved state's x at 2024-06-15T05:30:00+00:00 is after 2024-06-14T05:30:00+00:00, the latest "
+                    "a sync could have saved by now (did the host clock run ahead?); going on from "
+                    "2024-06-14T05:30:00+00:00 instead")]
 
 
 def test_flags_read_the_words_given_blank_is_none_and_anything_else_refused():
