@@ -220,9 +220,12 @@ def _epoch_ms(value: object) -> int:
 
 
 def _enqueued_after(watermark_ms: int | None, settings: Settings) -> int | None:
-    """Lower bound of a new walk: the watermark minus the lookback, else the start date, else everything."""
+    """Lower bound of a new walk: the watermark minus the lookback, else the start date, else everything.
+
+    At least 1 ms before the watermark (a lookback of 0): whether ``enqueued_after`` is inclusive is unconfirmed,
+    and a message sharing the watermark's millisecond that shows up late must still be read."""
     if watermark_ms is not None:
-        return int(watermark_ms) - settings.messages_lookback_days * __DAY_MS
+        return int(watermark_ms) - max(settings.messages_lookback_days * __DAY_MS, 1)
     if settings.start_date is not None:
         start = datetime(settings.start_date.year, settings.start_date.month, settings.start_date.day,
                          tzinfo=timezone.utc)
@@ -278,12 +281,14 @@ def to_row(record: dict, table: Table) -> dict:
 
 
 def _records(body, table: Table) -> list:
-    """The page's rows under its envelope key; a missing key or a non-list means a changed API, not zero rows."""
+    """The page's rows under its envelope key; a missing key or a non-list (null included) means a changed API or a
+    broken answer, not zero rows: read as zero, it would mark every row of a full-scan table deleted."""
     for key in table.records_keys:
         if isinstance(body, dict) and key in body:
-            rows = body[key] or []
+            rows = body[key]
             if not isinstance(rows, list):
-                raise PayloadError(f"{table.path}: {key!r} is a {type(rows).__name__}, not a list")
+                what = "null" if rows is None else f"a {type(rows).__name__}"
+                raise PayloadError(f"{table.path}: {key!r} is {what}, not a list")
             return rows
     found = sorted(body)[:10] if isinstance(body, dict) else type(body).__name__
     wanted = " or ".join(repr(key) for key in table.records_keys)

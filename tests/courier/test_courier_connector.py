@@ -217,6 +217,17 @@ def test_next_sync_asks_for_messages_since_the_watermark_minus_the_lookback(cour
     assert state2["message"]["watermark_ms"] == watermark
 
 
+def test_a_lookback_of_zero_still_reads_the_watermarks_own_millisecond(courier, sandbox, sleeps):
+    """Whether enqueued_after is inclusive is unconfirmed: 1 ms before the watermark holds under either reading."""
+    box = sandbox(CourierFake())
+    configuration = {**box.configuration("courier"), "messages_lookback_days": "0"}
+    _, state = run_update(courier, configuration)
+    box.requests.clear()
+    run_update(courier, configuration, state)
+    asked = box.requests_to("courier", "/messages")[0].arg("enqueued_after")
+    assert asked == str(state["message"]["watermark_ms"] - 1)
+
+
 def test_without_start_date_the_first_sync_reads_all_messages(courier, sandbox, sleeps):
     fake = CourierFake()
     box = sandbox(fake)
@@ -345,11 +356,15 @@ def test_every_envelope_without_its_records_key_fails_the_sync(courier, sandbox,
         run_update(courier, box.configuration("courier"))
 
 
+@pytest.mark.parametrize("records, what", [({"id": "b"}, "a dict"), ({}, "a dict"), (None, "null"), ("", "a str")])
 @responses.activate
-def test_records_that_are_not_a_list_fail_the_sync(courier, sleeps):
-    responses.get(f"{HOST}/brands", json={"results": {"id": "b"}, "paging": {"more": False}})
-    with pytest.raises(PayloadError, match="not a list"):
-        run_update(courier, {"api_key": "k" * 12})
+def test_records_that_are_not_a_list_fail_the_sync_before_the_truncate_is_committed(courier, sleeps, records, what):
+    """``"results": null`` read as zero rows would mark every brand deleted at the checkpoint."""
+    responses.get(f"{HOST}/brands", json={"results": records, "paging": {"more": False}})
+    failed = _recorder()
+    with pytest.raises(PayloadError, match=f"/brands: 'results' is {what}, not a list"):
+        run_update(courier, {"api_key": "k" * 12}, recorder=failed)
+    assert failed.checkpoints == []
 
 
 @pytest.mark.parametrize("cursor", [{}, {"cursor": None}, {"cursor": ""}])
