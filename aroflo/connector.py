@@ -12,7 +12,8 @@ Incremental: every query sends an explicit ``where`` (without one AroFlo silentl
 ``order=<cursor field>|asc``, so a checkpoint after each full page can store the largest cursor delivered; an
 interrupted walk resumes at that cursor, a new walk starts a lookback before it. users: two walks,
 ``lastupdateddatetimeutc`` (updated users) and ``createddatetimeutc`` (new users, whose last-updated value is
-blank). suppliers: ``datetimeinserted`` for new suppliers plus a full re-scan every ``supplier_full_resync_days``;
+blank). suppliers: ``datetimeinserted`` for new suppliers, the LastUpdate zone (AroFlo's change feed) for edited
+ones, and a full re-scan every ``supplier_full_resync_days``;
 payments: ``datepaid`` windows, re-reading ``__PAYMENTS_LOOKBACK_DAYS`` days each sync, plus a full re-scan every
 ``payment_full_resync_days`` (neither has a last-modified field).
 Quirks: a body ``status`` other than "0" is an error even on HTTP 200 (and decides on a 4xx/5xx too, since
@@ -37,6 +38,7 @@ from fivetran_connector_sdk import Operations as op
 from shared import config, timestamps
 from shared.flatten import ValueTyper
 from shared.http_client import Client, RateLimiter, RetryPolicy
+from shared.parsing import PayloadError
 from shared.progress import TableProgress
 from shared.redaction import Redactor
 from shared.runner import default_log_level
@@ -59,6 +61,8 @@ __CONNECT_TIMEOUT_S = 10.0
 __EARLIEST = datetime(2001, 1, 1, tzinfo=timezone.utc)  # the lower bound of the vendor's own full-load example
 __USERS_LOOKBACK = timedelta(hours=1)
 __SUPPLIERS_LOOKBACK = timedelta(hours=1)
+__CHANGES_LOOKBACK = timedelta(hours=1)  # the LastUpdate feed re-reads this much before its cursor
+__CHANGED_IDS_PER_REQUEST = 100  # supplier ids per ``supplierid IN a*b*...`` request (about 2 KB of URL)
 __PAYMENTS_LOOKBACK_DAYS = 7  # payments entered late with an earlier datepaid are found if at most this late
 __SAVED_FORMATS = ("%Y/%m/%d %H:%M:%S", "%Y/%m/%d")  # AroFlo's own forms, read back from a hand-edited state
 __RESUME_MARGIN = timedelta(seconds=1)  # an interrupted walk resumes at its cursor's second: ties are re-read
@@ -207,10 +211,60 @@ def sync_users(api: ZoneApi, settings: Settings, state: dict, started_at: dateti
 
 
 def sync_suppliers(api: ZoneApi, settings: Settings, state: dict, started_at: datetime) -> None:
-    """New suppliers by ``datetimeinserted``; all of them again every ``supplier_full_resync_days``."""
-    sync_with_full_scans(api, settings, state, "suppliers", "datetimeinserted", started_at,
-                         resync_days=settings.supplier_full_resync_days, first=__EARLIEST,
-                         lookback=__SUPPLIERS_LOOKBACK, ceiling=timestamps.utc_iso(started_at))
+    """New suppliers by ``datetimeinserted``; edited ones through the LastUpdate zone; all of them again every
+    ``supplier_full_resync_days``."""
+    rescanned = sync_with_full_scans(api, settings, state, "suppliers", "datetimeinserted", started_at,
+                                     resync_days=settings.supplier_full_resync_days, first=__EARLIEST,
+                                     lookback=__SUPPLIERS_LOOKBACK, ceiling=timestamps.utc_iso(started_at))
+    sync_supplier_changes(api, settings, state, started_at, rescanned)
+
+
+def sync_supplier_changes(api: ZoneApi, settings: Settings, state: dict, started_at: datetime,
+                          rescanned: bool) -> None:
+    """Suppliers listed in the LastUpdate zone (free of the daily limit) since ``changes_cursor``, read again by id.
+
+    ``state["suppliers"]["changes_cursor"]``: the largest ``lastupdateutc`` whose suppliers are delivered. A full
+    re-scan reads every supplier, so it only moves the cursor to the scan's start. The zone is documented, but not
+    every filter on it: if AroFlo answers this feed with an error status or an unreadable body, the feed is skipped
+    with a warning, its cursor stays, and edits arrive with the next full re-scan as they would without it.
+    """
+    entry = state["suppliers"]
+    if rescanned:
+        entry["changes_cursor"] = entry["full_scan_completed_at"]
+        # Checkpoint: every supplier was read after the scan's start, so the feed goes on from there.
+        op.checkpoint(state)
+        return
+    since = _since(entry, "changes_cursor", settings, lookback=__CHANGES_LOOKBACK, first=__EARLIEST,
+                   table="suppliers")
+    log.info(f"suppliers: reading the LastUpdate zone for suppliers changed after {since}")
+    try:
+        for page in api.pages("lastupdate", ["and|zonename|=|suppliers", f"and|lastupdateutc|>|{since}"],
+                              ["lastupdateutc|asc"], __MAX_PAGE_SIZE):
+            changes = [row for row in page.rows if str(row.get("zonename", "")).strip().lower() == "suppliers"]
+            deliver_suppliers(api, settings, {str(row["zoneid"]) for row in changes if row.get("zoneid")})
+            latest = max(filter(None, (aroflo_api.utc_text(row.get("lastupdateutc")) for row in changes)),
+                         default=None)
+            _advance(entry, "changes_cursor", latest, timestamps.utc_iso(started_at))
+            # Checkpoint: every supplier listed up to the cursor is delivered.
+            op.checkpoint(state)
+    except (aroflo_api.AuthenticationFailed, aroflo_api.DailyLimitReached):
+        raise
+    except (aroflo_api.AroFloError, PayloadError) as refused:
+        log.warning(f"suppliers: the LastUpdate change feed is skipped this sync ({refused}); edited suppliers "
+                    f"arrive with the next full re-scan (every {settings.supplier_full_resync_days} days)")
+
+
+def deliver_suppliers(api: ZoneApi, settings: Settings, supplier_ids: set[str]) -> None:
+    """Upsert the current row of each supplier, ``__CHANGED_IDS_PER_REQUEST`` ids a request (``IN`` with ``*``),
+    fewer than a page, so that each request is its own last page."""
+    ids, per_request = sorted(supplier_ids), min(__CHANGED_IDS_PER_REQUEST, max(1, settings.page_size - 1))
+    for start in range(0, len(ids), per_request):
+        batch = "*".join(ids[start:start + per_request])
+        for page in api.pages("suppliers", [f"and|supplierid|IN|{batch}"], ["supplierid|asc"], settings.page_size):
+            for record in page.rows:
+                # Upsert: the supplier's current row replaces the one delivered before.
+                op.upsert(table="suppliers", data=aroflo_api.to_row(record, __SPECS["suppliers"], "suppliers",
+                                                                    api.typer))
 
 
 def sync_payments(api: ZoneApi, settings: Settings, state: dict, started_at: datetime) -> None:
@@ -229,12 +283,13 @@ def sync_payments(api: ZoneApi, settings: Settings, state: dict, started_at: dat
 
 def sync_with_full_scans(api: ZoneApi, settings: Settings, state: dict, table: str, cursor_field: str,
                          started_at: datetime, *, resync_days: int, first: datetime | date, lookback: timedelta,
-                         ceiling: str) -> None:
+                         ceiling: str) -> bool:
     """New rows by ``cursor_field`` (an insert or payment date: the table has no last-modified field), and every
     row from ``first`` again every ``resync_days``, so that edits to older rows arrive with the next re-scan.
 
     ``state[table] = {"cursor", "full_scan_completed_at"}``; a re-scan under way is ``"full_scan"`` (its own
-    cursor and start time), so one interrupted (daily limit, failure) is resumed by the next sync.
+    cursor and start time), so one interrupted (daily limit, failure) is resumed by the next sync. True when a
+    re-scan completed in this sync.
     """
     entry = table_entry(state, table)
     progress = TableProgress(table, log=log, every_rows=settings.page_size)
@@ -246,10 +301,13 @@ def sync_with_full_scans(api: ZoneApi, settings: Settings, state: dict, table: s
         sync_walk(api, settings, state, table, progress, scan, "cursor", cursor_field, since, ceiling)
         entry["cursor"] = max(filter(None, (entry.get("cursor"), scan.get("cursor"))), default=None)
         entry["full_scan_completed_at"] = entry.pop("full_scan")["started_at"]
+        rescanned = True
     else:
         since = _since(entry, "cursor", settings, lookback=lookback, first=first, table=table)
         sync_walk(api, settings, state, table, progress, entry, "cursor", cursor_field, since, ceiling)
+        rescanned = False
     _table_done(state, progress)
+    return rescanned
 
 
 def _full_scan_due(entry: dict, table: str, settings: Settings, started_at: datetime, resync_days: int) -> bool:

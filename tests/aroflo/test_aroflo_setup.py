@@ -88,7 +88,8 @@ def test_the_real_host_is_the_default(aroflo, vtime):
     assert all("pageSize=500" in call.request.url for call in responses.calls)
     scanned_at = state["suppliers"]["full_scan_completed_at"]
     first_day = (datetime.now(timezone.utc).date() - timedelta(days=90)).isoformat()
-    assert state == {"users": {}, "suppliers": {"cursor": None, "full_scan_completed_at": scanned_at},
+    assert state == {"users": {}, "suppliers": {"cursor": None, "full_scan_completed_at": scanned_at,
+                                                 "changes_cursor": scanned_at},
                      "payments": {"first_day": first_day, "cursor": None, "full_scan_completed_at": scanned_at}}
 
 

@@ -131,9 +131,13 @@ def test_the_next_sync_asks_from_each_cursor_minus_its_lookback(aroflo, fake_box
         f"and|lastupdateddatetimeutc|>|{minus(users['updated_cursor'], timedelta(hours=1))}",
         f"and|createddatetimeutc|>|{minus(users['created_cursor'], timedelta(hours=1))}"]
     assert wheres(box, "suppliers") == [f"and|datetimeinserted|>|{minus(suppliers['cursor'], timedelta(hours=1))}"]
+    (feed,) = [r for r in box.requests_to("aroflo") if r.arg("zone") == "lastupdate"]
+    assert feed.query["where"] == ["and|zonename|=|suppliers",
+                                   f"and|lastupdateutc|>|{minus(suppliers['changes_cursor'], timedelta(hours=1))}"]
+    assert feed.query["order"] == ["lastupdateutc|asc"]
     cursor_day = date.fromisoformat(payments["cursor"])
     assert wheres(box, "payments") == [f"and|datepaid|>|{cursor_day - timedelta(days=8)}"]  # 7-day lookback
-    assert len(box.requests_to("aroflo")) == 4  # nothing changed: one page per walk
+    assert len(box.requests_to("aroflo")) == 5  # nothing changed: one page per walk, one of the change feed
 
 
 def utc_text(value):
@@ -171,9 +175,54 @@ def test_supplier_edits_arrive_with_the_periodic_full_rescan(aroflo, fake_box):
     assert wheres(box, "suppliers")[0] == "and|datetimeinserted|>|2001-01-01 00:00:00"
 
 
+def test_supplier_edits_arrive_with_the_next_sync_through_the_lastupdate_zone(aroflo, fake_box, vtime):
+    """Contract 4: suppliers' changes come from the LastUpdate zone (zonename=suppliers), free of the daily limit;
+    the changed suppliers are read again by id, fewer to a request than a page holds (49 at 50 a page)."""
+    fake, box, configuration = fake_box()
+    configuration = {**configuration, "enable_users_sync": "false", "enable_payments_sync": "false"}
+    _, state = run_update(aroflo, configuration)
+    assert state["suppliers"]["changes_cursor"] == state["suppliers"]["full_scan_completed_at"]
+    edited = [fake.make_id("SUP", n) for n in range(1, 106)]
+    fake.control_update("suppliers", edited)
+    vtime.now += 60
+    box.requests.clear()
+    second, state2 = run_update(aroflo, configuration, state)
+    rows = synced(second, "suppliers")
+    assert set(edited) <= set(rows) and all(rows[i]["name"].endswith("(edited)") for i in edited)
+    feed = [r for r in box.requests_to("aroflo") if r.arg("zone") == "lastupdate"]
+    assert len(feed) == 1 and feed[0].query["where"][0] == "and|zonename|=|suppliers"
+    fetches = [w for w in wheres(box, "suppliers") if "|IN|" in w]
+    assert [len(w.split("|IN|")[1].split("*")) for w in fetches] == [49, 49, 7]
+    assert wheres(box, "suppliers")[0].startswith("and|datetimeinserted|>|")  # no full re-scan
+    listed = max(utc_text(c["lastupdateutc"]) for c in fake.changes)  # never behind where the cursor was
+    assert state2["suppliers"]["changes_cursor"] == max(listed, state["suppliers"]["changes_cursor"])
+
+
+def test_a_refused_change_feed_is_skipped_with_a_warning_and_read_again_next_sync(aroflo, fake_box, vtime):
+    """The zonename filter is not documented in full: an error status there must not fail the sync, nor move the
+    feed's cursor past suppliers not delivered."""
+    fake, box, configuration = fake_box()
+    configuration = {**configuration, "enable_users_sync": "false", "enable_payments_sync": "false"}
+    _, state = run_update(aroflo, configuration)
+    edited = fake.make_id("SUP", 3)
+    fake.control_update("suppliers", [edited])
+    fake.control_trigger("99", zone="suppliers", nth=2, message="unknown WHERE field")  # the fetch by id
+    vtime.now += 60
+    second, state2 = run_update(aroflo, configuration, state)
+    assert edited not in synced(second, "suppliers")
+    assert state2["suppliers"]["changes_cursor"] == state["suppliers"]["changes_cursor"]
+    assert any(level == "WARNING" and "the LastUpdate change feed is skipped this sync" in line
+               and "unknown WHERE field" in line for level, line in aroflo.log.lines)
+    vtime.now += 60
+    third, _ = run_update(aroflo, configuration, state2)
+    assert synced(third, "suppliers")[edited]["name"].endswith("(edited)")
+
+
 def _edit_then_sync_until_the_rescan(aroflo, fake, box, configuration, state, table, row_id):
-    """Edit one row: the next sync misses it; the one after, with the re-scan due, returns (recorder, state)."""
+    """Edit one row, unlisted in the LastUpdate zone: the next sync misses it; the one after, with the re-scan due,
+    returns (recorder, state)."""
     fake.control_update(table, [row_id])
+    fake.changes.clear()  # the change feed's coverage of a zone is not documented: the re-scan must not rely on it
     second, state = run_update(aroflo, configuration, state)
     assert row_id not in synced(second, table)  # no last-modified field: not seen until the re-scan
     state[table]["full_scan_completed_at"] = "2020-01-01T00:00:00.000000Z"  # 7 days have passed
