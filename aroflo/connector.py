@@ -234,6 +234,7 @@ def sync_supplier_changes(api: ZoneApi, settings: Settings, state: dict, started
         # Checkpoint: every supplier was read after the scan's start, so the feed goes on from there.
         op.checkpoint(state)
         return
+    entry.setdefault("changes_cursor", entry.get("full_scan_completed_at"))  # a state from before the feed
     since = _since(entry, "changes_cursor", settings, lookback=__CHANGES_LOOKBACK, first=__EARLIEST,
                    table="suppliers")
     log.info(f"suppliers: reading the LastUpdate zone for suppliers changed after {since}")

@@ -198,6 +198,21 @@ def test_supplier_edits_arrive_with_the_next_sync_through_the_lastupdate_zone(ar
     assert state2["suppliers"]["changes_cursor"] == max(listed, state["suppliers"]["changes_cursor"])
 
 
+def test_a_state_from_before_the_change_feed_starts_it_at_the_last_full_rescan(aroflo, fake_box, vtime):
+    """Not from 2001: that would read every supplier ever changed again, against the daily limit."""
+    fake, box, configuration = fake_box()
+    configuration = {**configuration, "enable_users_sync": "false", "enable_payments_sync": "false"}
+    _, state = run_update(aroflo, configuration)
+    scanned_at = state["suppliers"].pop("changes_cursor")
+    vtime.now += 60
+    box.requests.clear()
+    _, state2 = run_update(aroflo, configuration, state)
+    (feed,) = [r for r in box.requests_to("aroflo") if r.arg("zone") == "lastupdate"]
+    since = datetime.fromisoformat(scanned_at.replace("Z", "+00:00")) - timedelta(hours=1)
+    assert feed.query["where"][1] == f"and|lastupdateutc|>|{since:%Y-%m-%d %H:%M:%S}"
+    assert state2["suppliers"]["changes_cursor"] == scanned_at
+
+
 def test_a_refused_change_feed_is_skipped_with_a_warning_and_read_again_next_sync(aroflo, fake_box, vtime):
     """The zonename filter is not documented in full: an error status there must not fail the sync, nor move the
     feed's cursor past suppliers not delivered."""
