@@ -243,7 +243,8 @@ def sync_supplier_changes(api: ZoneApi, settings: Settings, state: dict, started
                               ["lastupdateutc|asc"], __MAX_PAGE_SIZE):
             changes = [row for row in page.rows if str(row.get("zonename", "")).strip().lower() == "suppliers"]
             deliver_suppliers(api, settings, {str(row["zoneid"]) for row in changes if row.get("zoneid")})
-            latest = max(filter(None, (aroflo_api.utc_text(row.get("lastupdateutc")) for row in changes)),
+            # every row of the page counts: were the zonename filter ignored, other zones' rows are passed too
+            latest = max(filter(None, (aroflo_api.utc_text(row.get("lastupdateutc")) for row in page.rows)),
                          default=None)
             _advance(entry, "changes_cursor", latest, timestamps.utc_iso(started_at))
             # Checkpoint: every supplier listed up to the cursor is delivered.
