@@ -137,7 +137,7 @@ class _RowBuilder:
     def __init__(self, root: str, row: str):
         self.root, self.row = root, row
         self.depth = 0
-        self.stack: list[tuple[str, dict, list[str]]] = []
+        self.stack: list[tuple[str, dict, list[str], set | None]] = []  # name, children, texts, attribute names
         self.done: list[dict] = []
         self.root_text: list[str] = []
 
@@ -152,7 +152,11 @@ class _RowBuilder:
                 return
             if local != self.row:
                 raise PayloadError(f"XML <{self.root}> holds <{local}>, expected <{self.row}> rows")
-        self.stack.append((_local(name), {_local(k): v for k, v in attributes.items()} if attributes else {}, []))
+        if attributes:
+            values = _attribute_values(attributes)
+            self.stack.append((_local(name), values, [], set(values)))
+        else:
+            self.stack.append((_local(name), {}, [], None))
 
     def text(self, data):
         if self.stack:
@@ -168,7 +172,7 @@ class _RowBuilder:
                 text = " ".join("".join(self.root_text).split())
                 raise PayloadError(f"XML <{self.root}> holds text instead of <{self.row}> rows: {text[:160]!r}")
             return
-        name, children, texts = stack.pop()
+        name, children, texts, _ = stack.pop()
         text = ("".join(texts) if len(texts) > 1 else texts[0]).strip() if texts else ""
         if children:
             if text:
@@ -180,8 +184,25 @@ class _RowBuilder:
             self.done.append(value if isinstance(value, dict) else ({"text": value} if value else {}))
         elif name not in stack[-1][1]:
             stack[-1][1][name] = value
+        elif stack[-1][3] and name in stack[-1][3]:
+            _child_like_attribute(stack[-1], name, value)
         else:
             _add_child(stack[-1][1], name, value)
+
+
+def _child_like_attribute(parent: tuple, name: str, value) -> None:
+    """A child element named like one of its parent's attributes: one value if they agree (a list would mangle a
+    key such as ``id``), else the document is ambiguous and fails."""
+    parent_name, children, _, attribute_names = parent
+    attribute_names.discard(name)  # a further element of that name is a repeat, and makes a list
+    if children[name] != value:
+        raise PayloadError(f"XML <{parent_name}> has an attribute and a child element both named {name!r}, with "
+                           f"different values")
+
+
+def _attribute_values(attributes: dict) -> dict:
+    """An element's attributes by local name; namespace declarations (``xmlns``, ``xmlns:x``) are not data."""
+    return {_local(k): v for k, v in attributes.items() if k != "xmlns" and not k.startswith("xmlns:")}
 
 
 def _add_child(parent: dict, name: str, value) -> None:
@@ -208,8 +229,9 @@ def xml_rows(source: requests.Response | Iterable[bytes], *, root: str, row: str
     """Row dicts from an XML document ``<root><row>...</row>...</root>``, parsed incrementally with expat.
 
     Child elements become keys (nested elements dicts, repeated elements lists, empty elements None), attributes
-    become keys, namespaces are dropped. A DTD or entity declaration is refused (no expansion, no external
-    fetch); the root and row element names are checked. An empty body or an empty root yields nothing.
+    become keys (one named like a child element must agree with it), namespaces and their declarations are
+    dropped. A DTD or entity declaration is refused (no expansion, no external fetch); the root and row element
+    names are checked. An empty body or an empty root yields nothing.
     A body that is not XML at all (e.g. a plain-text error) raises PayloadError quoting its start.
     ``source`` is a streamed response or an iterable of byte chunks.
     """

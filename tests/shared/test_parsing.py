@@ -138,6 +138,19 @@ def test_xml_rows_with_attributes_nested_repeated_and_empty_elements():
     assert rows[1] == {"kind": "b", "id": "2"}
 
 
+def test_xml_namespace_declarations_on_a_row_are_not_columns():
+    text = ('<ct:things xmlns:ct="urn:ct"><ct:thing xmlns="urn:d" xmlns:x="urn:x" x:kind="a"><ct:id>1</ct:id>'
+            '<x:name>A</x:name></ct:thing></ct:things>')
+    assert xml(text, root="things", row="thing") == [{"kind": "a", "id": "1", "name": "A"}]
+
+
+def test_xml_an_attribute_and_a_child_of_the_same_name_are_one_value_or_an_error():
+    text = '<things><thing id="1"><id>1</id><tag>a</tag><tag>b</tag></thing></things>'
+    assert xml(text, root="things", row="thing") == [{"id": "1", "tag": ["a", "b"]}]
+    with pytest.raises(PayloadError, match="<thing> has an attribute and a child element both named 'id'"):
+        xml('<things><thing id="1"><id>2</id></thing></things>', root="things", row="thing")
+
+
 def test_xml_empty_body_and_empty_root_give_no_rows():
     assert xml("", root="things", row="thing") == []
     assert xml("  \n ", root="things", row="thing") == []
