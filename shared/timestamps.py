@@ -62,6 +62,10 @@ def to_utc_iso(value, *formats: str) -> str | None:
     """Any ISO string (or one of ``formats``), a datetime or a date, as UTC ISO; blank or None gives None."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
+    if isinstance(value, str) and not formats:
+        whole_seconds = _whole_seconds_utc(value)
+        if whole_seconds is not None:
+            return whole_seconds
     if isinstance(value, datetime):
         return utc_iso(value)
     if isinstance(value, date):
@@ -75,6 +79,23 @@ def to_utc_iso(value, *formats: str) -> str | None:
         return utc_iso(parse_iso(value))
     except ValueError:
         raise ValueError(f"unrecognised timestamp {value!r}") from None
+
+
+def _whole_seconds_utc(text: str) -> str | None:
+    """Hot path (a date-time in every row of most sources): ``YYYY-MM-DD HH:MM:SS`` (or with ``T``), naive or
+    ``Z``, written out directly after ``fromisoformat`` has checked it is a real time; the same text as the general
+    path, in a tenth of its time. None for any other form (or a year before 1000, which utc_iso writes unpadded)."""
+    if len(text) == 20 and text[19] in "Zz":
+        text = text[:19]
+    elif len(text) != 19:
+        return None
+    if text[10] not in " T" or text[4] != "-" or text[13] != ":" or text[0] == "0":
+        return None
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return None  # the general path says what is wrong with it
+    return f"{text[:10]}T{text[11:]}.000000Z"
 
 
 def parse_utc(text: str) -> datetime:

@@ -75,6 +75,21 @@ def test_iso_with_offsets_z_and_fractions():
     assert timestamps.to_utc_iso("2024-01-02") == "2024-01-02T00:00:00.000000Z"
 
 
+@pytest.mark.parametrize("text", [
+    "2024-01-31 13:45:00", "2024-01-31T13:45:00", "2024-01-31T13:45:00Z", "2024-01-31 13:45:00z",
+    "9999-12-31T23:59:59Z", "0999-01-01 00:00:00", " 2024-01-31 13:45:00", "2024-01-31 13:45:00 ",
+    "2024-02-29 00:00:00", "2024-02-30 10:00:00", "2024-01-31 25:00:00", "2024-01-31X13:45:00", "2024-1-31 13:45:00x",
+])
+def test_the_whole_seconds_fast_path_writes_what_the_general_path_does(text):
+    try:
+        general = timestamps.utc_iso(timestamps.parse_iso(text))
+    except ValueError:
+        with pytest.raises(ValueError, match="unrecognised timestamp"):
+            timestamps.to_utc_iso(text)
+    else:
+        assert timestamps.to_utc_iso(text) == general
+
+
 def test_vendor_formats_and_blanks():
     assert timestamps.to_utc_iso("2023/05/23 23:28:15", "%Y/%m/%d %H:%M:%S") == "2023-05-23T23:28:15.000000Z"
     assert timestamps.to_utc_iso("2023/12/18", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d") == "2023-12-18T00:00:00.000000Z"
