@@ -37,7 +37,7 @@ from fivetran_connector_sdk import Operations as op
 # The suite's helpers: configuration, transport with retries and rate limit, progress, setup advice, state.
 from shared import config, timestamps
 from shared.flatten import ValueTyper
-from shared.http_client import Client, RateLimiter, RetryPolicy
+from shared.http_client import Client, HttpError, RateLimiter, RetryPolicy, TransportError
 from shared.parsing import PayloadError
 from shared.progress import TableProgress
 from shared.redaction import Redactor
@@ -225,8 +225,9 @@ def sync_supplier_changes(api: ZoneApi, settings: Settings, state: dict, started
 
     ``state["suppliers"]["changes_cursor"]``: the largest ``lastupdateutc`` whose suppliers are delivered. A full
     re-scan reads every supplier, so it only moves the cursor to the scan's start. The zone is documented, but not
-    every filter on it: if AroFlo answers this feed with an error status or an unreadable body, the feed is skipped
-    with a warning, its cursor stays, and edits arrive with the next full re-scan as they would without it.
+    every filter on it: if AroFlo answers this feed with an error status or an unreadable body, or the feed's
+    requests fail after their retries, the feed is skipped with a warning, its cursor stays, and edits arrive with
+    the next full re-scan as they would without it (the walks before it have succeeded: the feed only hastens).
     """
     entry = state["suppliers"]
     if rescanned:
@@ -251,7 +252,7 @@ def sync_supplier_changes(api: ZoneApi, settings: Settings, state: dict, started
             op.checkpoint(state)
     except (aroflo_api.AuthenticationFailed, aroflo_api.DailyLimitReached):
         raise
-    except (aroflo_api.AroFloError, PayloadError) as refused:
+    except (aroflo_api.AroFloError, PayloadError, HttpError, TransportError) as refused:
         log.warning(f"suppliers: the LastUpdate change feed is skipped this sync ({refused}); edited suppliers "
                     f"arrive with the next full re-scan (every {settings.supplier_full_resync_days} days)")
 

@@ -198,6 +198,31 @@ def test_supplier_edits_arrive_with_the_next_sync_through_the_lastupdate_zone(ar
     assert state2["suppliers"]["changes_cursor"] == max(listed, state["suppliers"]["changes_cursor"])
 
 
+def test_a_change_feed_whose_requests_keep_failing_is_skipped_and_the_sync_ends_well(aroflo, fake_box, vtime,
+                                                                                    monkeypatch):
+    """The walks before the feed have delivered their rows; the feed only hastens edits the re-scan also brings."""
+    from shared.http_client import TransportError
+
+    fake, box, configuration = fake_box()
+    configuration = {**configuration, "enable_users_sync": "false", "enable_payments_sync": "false"}
+    _, state = run_update(aroflo, configuration)
+    pages = aroflo.aroflo_api.ZoneApi.pages
+
+    def feed_down(api, zone, *args, **kwargs):
+        if zone == "lastupdate":
+            raise TransportError("AroFlo zone=lastupdate page 1: connection reset (after 4 attempts)", True)
+        return pages(api, zone, *args, **kwargs)
+
+    monkeypatch.setattr(aroflo.aroflo_api.ZoneApi, "pages", feed_down)
+    new_supplier = fake.control_insert("suppliers", 1)["inserted"][0]
+    vtime.now += 60
+    second, state2 = run_update(aroflo, configuration, state)
+    assert new_supplier in synced(second, "suppliers")
+    assert state2["suppliers"]["changes_cursor"] == state["suppliers"]["changes_cursor"]
+    assert any(level == "WARNING" and "change feed is skipped this sync (AroFlo zone=lastupdate page 1: connection "
+               "reset" in line for level, line in aroflo.log.lines)
+
+
 def test_a_state_from_before_the_change_feed_starts_it_at_the_last_full_rescan(aroflo, fake_box, vtime):
     """Not from 2001: that would read every supplier ever changed again, against the daily limit."""
     fake, box, configuration = fake_box()
