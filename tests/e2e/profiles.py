@@ -20,7 +20,7 @@ class Profile:
     mutate: Callable  # (fake, state) -> None: inserts, updates and deletions the connector is built to see
     large: dict  # fake options for a source of at least 50,000 rows
     large_rows: int
-    approx_requests: int  # requests of a whole large sync, to pick a crash point inside it
+    approx_requests: int  # requests of a whole large sync (at most), to pick a crash point inside it: 1/4 to 3/4 of it
     reread_bound: dict  # table -> rows a resumed sync may read again beyond what was not committed: one page/report
     full_scan_tables: tuple[str, ...] = ()  # read whole every sync: a resume reads them whole by design
     token_route: str | None = None  # where an expiring token shows up (client-credentials connectors)
@@ -92,7 +92,7 @@ PROFILES = {
         envelope=("/oauth2/token", 1)),  # reports are bare CSV: the token answer is the only envelope
     "customer_thermometer": Profile(
         name="customer_thermometer", routes=("/api.php",), middle=("/api.php", 6), malformed=("/api.php", 3),
-        mutate=_mutate_customer_thermometer, large={"responses": 50_000}, large_rows=50_000, approx_requests=40,
+        mutate=_mutate_customer_thermometer, large={"responses": 50_000}, large_rows=50_000, approx_requests=26,
         reread_bound={"blast_result": 10_000, "comment": 10_000}, full_scan_tables=("recipient_list", "thermometer"),
         volatile={"metric": ("captured_at",)}),
     "aroflo": Profile(
