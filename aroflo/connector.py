@@ -276,8 +276,8 @@ def sync_payments(api: ZoneApi, settings: Settings, state: dict, started_at: dat
     entry = table_entry(state, "payments")
     days = settings.initial_sync_days
     first_day = started_at.date() - timedelta(days=days) if days else __EARLIEST.date()
-    first_day = saved(lambda value: day(value, *__SAVED_FORMATS), entry.setdefault("first_day", first_day.isoformat()),
-                      "payments first_day", "a date (YYYY-MM-DD)")
+    first_day = _saved_time(entry.setdefault("first_day", first_day.isoformat()), "payments first_day",
+                            whole_days=True)
     sync_with_full_scans(api, settings, state, "payments", "datepaid", started_at,
                          resync_days=settings.payment_full_resync_days, first=first_day,
                          lookback=timedelta(days=__PAYMENTS_LOOKBACK_DAYS),
@@ -316,8 +316,7 @@ def sync_with_full_scans(api: ZoneApi, settings: Settings, state: dict, table: s
 def _full_scan_due(entry: dict, table: str, settings: Settings, started_at: datetime, resync_days: int) -> bool:
     if not settings.incremental or "full_scan" in entry or not entry.get("full_scan_completed_at"):
         return True
-    last = saved(lambda value: moment(value, *__SAVED_FORMATS), entry["full_scan_completed_at"],
-                 f"{table} full_scan_completed_at", "a UTC timestamp")
+    last = _saved_time(entry["full_scan_completed_at"], f"{table} full_scan_completed_at", whole_days=False)
     due_since = started_at - timedelta(days=resync_days)
     last = not_in_future(last, started_at, restart=due_since, what=f"{table} full_scan_completed_at", log=log)
     return last <= due_since
@@ -341,9 +340,7 @@ def _start(holder: dict, cursor_key: str, settings: Settings, *, lookback: timed
     cursor, resuming = holder.get(cursor_key), cursor_key in holder.get("walking", ())
     whole_days = not isinstance(first, datetime)
     if cursor:
-        cursor = saved(lambda value: (day if whole_days else moment)(value, *__SAVED_FORMATS), cursor,
-                       f"{table} {cursor_key}",
-                       "a date (YYYY-MM-DD)" if whole_days else "a UTC timestamp (YYYY-MM-DDTHH:MM:SS.ffffffZ)")
+        cursor = _saved_time(cursor, f"{table} {cursor_key}", whole_days=whole_days)
         # Written back in this connector's own form: cursors are compared as text (see _advance).
         holder[cursor_key] = cursor.isoformat() if whole_days else timestamps.utc_iso(cursor)
     if cursor and (resuming or settings.incremental):
@@ -351,6 +348,14 @@ def _start(holder: dict, cursor_key: str, settings: Settings, *, lookback: timed
     else:
         start, back = first, timedelta(0)
     return start - back - timedelta(days=1) if whole_days else start - back
+
+
+def _saved_time(value: object, what: str, *, whole_days: bool) -> datetime | date:
+    """A day or a moment read back from the state, in this connector's form or AroFlo's own (hand-edited)."""
+    if whole_days:
+        return saved(lambda text: day(text, *__SAVED_FORMATS), value, what, "a date (YYYY-MM-DD)")
+    return saved(lambda text: moment(text, *__SAVED_FORMATS), value, what,
+                 "a UTC timestamp (YYYY-MM-DDTHH:MM:SS.ffffffZ)")
 
 
 def sync_walk(api: ZoneApi, settings: Settings, state: dict, table: str, progress: TableProgress, holder: dict,
