@@ -8,6 +8,25 @@ from fivetran_connector_sdk import Logging
 from sandbox.server import Sandbox
 from shared import http_client
 
+# Tests that take tens of seconds, longest first. They are run first so that, on a machine with few cores, the
+# short tests fill the gaps around them instead of one long test starting last and running alone.
+_LONG_RUNNING = (
+    "tests/e2e/test_crash.py::",
+    "tests/test_packaging.py::test_each_package_syncs_from_an_empty_folder",
+    "tests/pindrop/test_pindrop_memory.py::",
+    "tests/e2e/",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Order the long tests first (a stable sort: the rest keep their order)."""
+
+    def rank(item) -> int:
+        return next((i for i, prefix in enumerate(_LONG_RUNNING) if item.nodeid.startswith(prefix)),
+                    len(_LONG_RUNNING))
+
+    items.sort(key=rank)
+
 
 @pytest.fixture(autouse=True, scope="session")
 def sdk_logging():
