@@ -8,11 +8,13 @@ placeholder itself says which default applies. Secret values are never echoed in
 Public: ConfigError, is_placeholder, text, integer, number, boolean, day, choice, items, url
 """
 
+import math
 import re
 from datetime import date
 
 _PLACEHOLDER = re.compile(r"^\s*<[^<>]*>\s*$|^\s*(your|enter|insert)[ _-]|_here\s*$|^\s*(changeme|todo|xxx+)\s*$", re.I)
 _OPTIONAL_PLACEHOLDER = "<OPTIONAL"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _TRUE = {"true", "yes", "1", "on"}
 _FALSE = {"false", "no", "0", "off"}
 
@@ -56,6 +58,10 @@ def text(config: dict, key: str, *, required: bool = False, default: str | None 
         return default
     if not isinstance(value, str):
         _fail(key, "a string", value, secret)
+    if secret and _CONTROL.search(value):
+        # Sent in a header, such a value fails in http.client with an error that quotes it, escaped past redaction.
+        raise ConfigError(f"configuration key '{key}' contains a line break or another control character (was it "
+                          "pasted across lines?); enter it on one line")
     return value
 
 
@@ -83,7 +89,7 @@ def number(config: dict, key: str, *, default: float | None, minimum: float | No
         number_value = float(value)
     except (TypeError, ValueError):
         _fail(key, expected, value)
-    if number_value != number_value or (minimum is not None and number_value < minimum) or (
+    if not math.isfinite(number_value) or (minimum is not None and number_value < minimum) or (
             maximum is not None and number_value > maximum):
         _fail(key, expected, value)
     return number_value

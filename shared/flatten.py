@@ -4,18 +4,24 @@ Lists become JSON strings (their length varies, so they cannot be columns) and s
 ``max_depth``. Keys named in ``json_keys`` are fields whose shape varies between rows (a string in one row, an
 object in the next): they are passed through untouched, for a column the connector declares as JSON in
 ``schema()`` (the SDK encodes the value as JSON). A flattened name that collides with another key raises instead
-of silently overwriting it, and so do two names that differ only in case (``Name`` and ``name``): destinations
-fold column names to one case, so one of the two values would be lost without a word.
+of silently overwriting it, and so do two names that Fivetran's renaming makes one column (``Name`` and
+``name``, ``userId`` and ``user_id``, ``First Name`` and ``first_name``): the destination would keep one of the
+two values without a word. ``destination_name`` is that renaming.
 
 ``ValueTyper`` types declared columns of a row; a value its converter refuses is kept as text instead of failing
 the sync (see there).
 
-Public: flatten_record, case_clash, to_json, to_flag, FLAG_WORDS, ValueTyper
+Public: flatten_record, destination_name, column_clash, to_json, to_flag, FLAG_WORDS, ValueTyper
 """
 
 import json
+import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from typing import Any
+
+_NOT_NAME_CHARACTER = re.compile(r"[^0-9A-Za-z_]")
+_UNDERSCORES = re.compile(r"__+")
 
 
 def to_json(value: Any) -> str:
@@ -30,7 +36,7 @@ def flatten_record(record: dict, *, separator: str = "_", max_depth: int = 3,
         if isinstance(value, (dict, list)):
             break
     else:  # already flat (e.g. every Courier message): a copy is the answer, keys cannot collide but in case
-        _check_case(record)
+        _check_names(record)
         return dict(record)
     flat: dict = {}
     for key, value in record.items():
@@ -38,15 +44,32 @@ def flatten_record(record: dict, *, separator: str = "_", max_depth: int = 3,
             _put(flat, key, value)
         else:
             _flatten_into(flat, key, value, separator, max_depth, 1)
-    _check_case(flat)
+    _check_names(flat)
     return flat
 
 
-def case_clash(names: Iterable[str]) -> tuple[str, str] | None:
-    """Two of ``names`` that differ only in case (one column in a destination that folds case), or None."""
+def destination_name(name: str) -> str:
+    """The column (or table) name Fivetran writes for ``name``, by its documented renaming to lower snake case:
+    accents dropped; every character but an ASCII letter, digit or underscore made an underscore; a break before
+    a capital that follows a small letter, and wherever digits start or stop (so a leading digit gets an
+    underscore); runs of underscores made one. ``First Name``, ``firstName`` and ``first_name`` are one column."""
+    if not name.isascii():
+        name = "".join(c for c in unicodedata.normalize("NFD", name) if unicodedata.category(c) != "Mn")
+    name = _NOT_NAME_CHARACTER.sub("_", name)
+    out, previous = [], ""
+    for character in name:
+        if (previous.islower() and character.isupper()) or previous.isdigit() != character.isdigit():
+            out.append("_")
+        out.append(character.lower())
+        previous = character
+    return _UNDERSCORES.sub("_", "".join(out))
+
+
+def column_clash(names: Iterable[str]) -> tuple[str, str] | None:
+    """Two of ``names`` that the destination makes one column (see ``destination_name``), or None."""
     seen: dict[str, str] = {}
     for name in names:
-        other = seen.setdefault(name.lower(), name)
+        other = seen.setdefault(destination_name(name), name)
         if other != name:
             return other, name
     return None
@@ -56,15 +79,15 @@ _CHECKED_NAMES: set[tuple] = set()  # column sets already checked: rows of a tab
 _CHECKED_NAMES_MAX = 10_000
 
 
-def _check_case(row: dict) -> None:
+def _check_names(row: dict) -> None:
     """Hot path: one tuple and one set lookup per row; the names are compared only for a new set of them."""
     names = tuple(row)
     if names in _CHECKED_NAMES:
         return
-    clash = case_clash(names)
+    clash = column_clash(names)
     if clash:
-        raise ValueError(f"the record has the keys {clash[0]!r} and {clash[1]!r}, which differ only in case: "
-                         "a destination folds column names to one case, so one value would be lost")
+        raise ValueError(f"the record has the keys {clash[0]!r} and {clash[1]!r}, which Fivetran names alike "
+                         f"({destination_name(clash[0])!r}): the destination would keep only one of the two values")
     if len(_CHECKED_NAMES) >= _CHECKED_NAMES_MAX:
         _CHECKED_NAMES.clear()
     _CHECKED_NAMES.add(names)

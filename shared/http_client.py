@@ -61,7 +61,14 @@ _TRANSIENT_ERRORS = (
     urllib3_exceptions.ProtocolError,
     urllib3_exceptions.ReadTimeoutError,
 )
+_UNSENDABLE = (requests.exceptions.InvalidHeader, requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+               requests.exceptions.InvalidSchema)
 _UNSET = object()
+
+
+def _unsendable(exc: ValueError) -> bool:
+    """A request that cannot be sent as built; http.client's own header check raises a plain ValueError."""
+    return isinstance(exc, _UNSENDABLE) or str(exc).startswith(("Invalid header value", "Invalid header name"))
 
 
 class HttpError(Exception):
@@ -107,8 +114,9 @@ class RateLimiter:
             clock: Callable[[], float] | None = None) -> "RateLimiter":
         limits = []
         if second:
-            # Below one per second, allow one request per 1/second seconds.
-            limits.append((1.0, int(second)) if second >= 1 else (1.0 / second, 1))
+            # A whole number: that many a second; otherwise (0.5, 1.5) one request per 1/second seconds, the rate
+            # asked for, not int(1.5) = 1.
+            limits.append((1.0, int(second)) if second >= 1 and float(second).is_integer() else (1.0 / second, 1))
         if minute:
             limits.append((60.0, minute))
         return cls(limits, clock)
@@ -282,6 +290,13 @@ class Client:
                                             timeout=self.timeout_s, stream=stream)
         except _TRANSIENT_ERRORS as exc:
             failure = self.describe_transport_error(exc)
+        except ValueError as exc:  # requests' InvalidURL and InvalidHeader are ValueErrors too
+            if not _unsendable(exc):
+                raise
+            # Not the network: the request cannot be built or sent (a header value with a line break, a URL that
+            # does not parse). Sending it again cannot help, and the error quotes the value or the URL: redacted.
+            raise TransportError(f"{method} request could not be sent: {self.describe_transport_error(exc)}",
+                                 retries_spent=True) from None
         if failure is not None:
             return failure, self.retry.backoff_s(attempt), None
         if self.on_response:

@@ -46,7 +46,7 @@ def by_cursor(http, url: str, *, records_of: Callable[[Any], list], next_cursor_
         if cursor:
             query[cursor_param] = cursor
         response = http.get(url, params=query)
-        body = json_body(response)
+        body = json_body(response, getattr(http, "redactor", None))
         next_cursor = next_cursor_of(body)
         yield Page(records_of(body), response, next_cursor)
         if not next_cursor:
@@ -65,7 +65,7 @@ def by_page_number(http, url: str, *, records_of: Callable[[Any], list], is_last
     page = first_page
     for _ in range(max_pages):
         response = http.get(url, params={**(params or {}), page_param: page})
-        body = json_body(response)
+        body = json_body(response, getattr(http, "redactor", None))
         records = records_of(body)
         last = is_last_page(body, records)
         yield Page(records, response, None if last else page + 1)
@@ -85,7 +85,7 @@ def by_next_link(http, url: str, *, records_of: Callable[[Any], list], params: d
     seen = {hash(url)}  # hashes: the links of a long walk are long strings
     for _ in range(max_pages):
         response = http.get(next_url, params=query)
-        body = json_body(response)
+        body = json_body(response, getattr(http, "redactor", None))
         following = next_link(response)
         yield Page(records_of(body), response, following)
         if following is None:

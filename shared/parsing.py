@@ -35,13 +35,18 @@ def _excerpt(text: str) -> str:
     return " ".join(text[: EXCERPT_CHARS * 4].split())[:EXCERPT_CHARS]
 
 
-def json_body(response: requests.Response) -> Any:
-    """The parsed JSON body, or PayloadError naming the endpoint and the start of what came back."""
+def json_body(response: requests.Response, redactor=None) -> Any:
+    """The parsed JSON body, or PayloadError naming the endpoint and the start of what came back.
+
+    ``redactor`` (the sync's ``Redactor``) scrubs that excerpt: a proxy's or a misrouted host's page can echo the
+    request, credentials included."""
     try:
         return response.json()
     except ValueError:
         path = response.url.split("?", 1)[0] if response.url else "the API"
-        raise PayloadError(f"{path} returned a body that is not JSON: {_excerpt(response.text)!r}") from None
+        scrub = redactor.redact if redactor is not None else str
+        message = f"{scrub(path)} returned a body that is not JSON: {_excerpt(scrub(response.text))!r}"
+        raise PayloadError(message) from None
 
 
 def require(body: Any, *path: str, where: str = "response") -> Any:

@@ -1,8 +1,9 @@
 """Scrub secrets from any text before it reaches a log line or an exception message.
 
-A secret can appear raw, percent-encoded (in a URL) or form-encoded, so each registered value is removed in all
-three spellings. Query parameters and form fields whose *name* looks secret (``apiKey=...``, ``client_secret=...``)
-are masked as well, so a key that was never registered still cannot leak through a URL.
+A secret can appear raw, percent-encoded (in a URL), form-encoded or escaped as a ``repr`` quotes it (a value with
+a line break, in an error from http.client), so each registered value is removed in all four spellings. Query
+parameters and form fields whose *name* looks secret (``apiKey=...``, ``client_secret=...``) are masked as well,
+so a key that was never registered still cannot leak through a URL.
 
 Public: Redactor, MASK
 """
@@ -46,7 +47,8 @@ class Redactor:
             values.update(v for v in provider() if v and len(v) >= MIN_SECRET_LENGTH)
         spellings = set()
         for value in values:
-            spellings.update({value, quote(value, safe=""), quote_plus(value, safe=""), quote(value)})
+            spellings.update({value, quote(value, safe=""), quote_plus(value, safe=""), quote(value),
+                              value.encode("unicode_escape").decode("ascii")})  # as a repr quotes it
         # Longest first, so a secret that contains another is removed whole.
         return sorted(spellings, key=len, reverse=True)
 

@@ -10,7 +10,7 @@ import responses
 
 from sandbox.server import Reply
 from shared import http_client
-from shared.auth import QueryKey
+from shared.auth import BearerToken, QueryKey
 from shared.http_client import Client, HttpError, RateLimiter, RetryPolicy, TransportError, parse_retry_after
 from shared.redaction import Redactor
 
@@ -209,6 +209,28 @@ def test_a_key_in_the_query_string_never_reaches_an_exception_or_log(sleeps, log
     assert error.value.__context__ is None and error.value.__cause__ is None
 
 
+@pytest.mark.parametrize("token", ["PART-ONE-1234\nPART-TWO-5678", "PART-ONE-1234\rPART-TWO-5678"])
+def test_a_request_that_cannot_be_sent_fails_at_once_and_redacted(sleeps, log, token):
+    """http.client refuses a header value with a line break and quotes it escaped; nothing listens on port 9, and
+    nothing needs to: the request fails before any connection."""
+    c = client(auth=BearerToken(token), log=log)
+    with pytest.raises(TransportError, match="could not be sent") as error:
+        c.get("http://127.0.0.1:9/items")
+    text = f"{error.value!r} {error.value} {log.text()}"
+    assert "PART-ONE" not in text and "PART-TWO" not in text
+    assert sleeps == [], "not retried"
+    assert error.value.__context__ is None or error.value.__suppress_context__
+
+
+def test_errors_that_are_not_about_sending_still_propagate(sleeps):
+    class Refusing(requests.auth.AuthBase):
+        def __call__(self, request):
+            raise ValueError("the connector's own check")
+
+    with pytest.raises(ValueError, match="the connector's own check"):
+        client(auth=Refusing()).get("http://127.0.0.1:9/items")
+
+
 def test_redactor_removes_raw_encoded_and_named_secrets():
     redactor = Redactor(["a+b/c=d secret"])
     text = "x a+b/c=d secret y a%2Bb%2Fc%3Dd+secret z a%2Bb%2Fc%3Dd%20secret client_secret=zzz&token=qq"
@@ -216,6 +238,7 @@ def test_redactor_removes_raw_encoded_and_named_secrets():
     assert "secret y" not in cleaned and "a%2Bb" not in cleaned
     assert "client_secret=***" in cleaned and "token=***" in cleaned
     assert redactor.redact("Authorization: Bearer abcdef") == "Authorization: ***"
+    assert Redactor(["one\ntwo"]).redact("value b'Bearer one\\ntwo'") == "value b'Bearer ***'"  # as repr quotes it
 
 
 def test_redactor_asks_providers_every_time():
@@ -283,6 +306,17 @@ def test_rate_limiter_below_one_per_second(monkeypatch):
     limiter.acquire()
     limiter.acquire()
     assert now[0] == 2.0
+
+
+def test_a_fractional_rate_above_one_keeps_its_rate(monkeypatch):
+    """1.5 a second is 1.5 a second, not int(1.5) = 1: ten requests take 6 s, not 9."""
+    now = [0.0]
+    monkeypatch.setattr(http_client, "sleep", lambda s: now.__setitem__(0, now[0] + s))
+    limiter = RateLimiter.per(second=1.5)
+    limiter._clock = lambda: now[0]
+    for _ in range(10):
+        limiter.acquire()
+    assert now[0] == pytest.approx(6.0)
 
 
 @responses.activate

@@ -5,8 +5,10 @@ import requests
 import responses
 import urllib3
 
-from shared.http_client import TransportError
+from shared.http_client import Client, TransportError
+from shared.pagination import by_cursor, by_next_link, by_page_number
 from shared.parsing import PayloadError, body_chunks, csv_rows, json_body, require, xml_rows
+from shared.redaction import Redactor
 
 
 def chunks(text: str, size: int = 7):
@@ -20,6 +22,28 @@ def test_json_body_names_the_endpoint_when_the_body_is_not_json():
     responses.get("https://x.test/brands?cursor=1", body="<html>gateway</html>")
     with pytest.raises(PayloadError, match=r"https://x.test/brands returned a body that is not JSON.*gateway"):
         json_body(requests.get("https://x.test/brands?cursor=1", timeout=5))
+
+
+@responses.activate
+def test_a_body_that_is_not_json_is_quoted_through_the_syncs_redactor():
+    """A proxy's or a misrouted host's page can echo the request, credentials included."""
+    responses.get("https://x.test/brands", body="<html>Authorization: Bearer SECRET-KEY-42 was refused</html>")
+    with pytest.raises(PayloadError, match="not JSON") as error:
+        json_body(requests.get("https://x.test/brands", timeout=5), Redactor(["SECRET-KEY-42"]))
+    assert "SECRET-KEY-42" not in str(error.value) and "***" in str(error.value)
+
+
+@responses.activate
+def test_every_paging_style_quotes_a_broken_body_through_the_clients_redactor(sleeps):
+    responses.get("https://x.test/items", body="echo: apiKey-value SECRET-KEY-42")
+    http = Client(redactor=Redactor(["SECRET-KEY-42"]))
+    walks = (by_cursor(http, "https://x.test/items", records_of=list, next_cursor_of=lambda body: None),
+             by_page_number(http, "https://x.test/items", records_of=list, is_last_page=lambda body, rows: True),
+             by_next_link(http, "https://x.test/items", records_of=list))
+    for walk in walks:
+        with pytest.raises(PayloadError) as error:
+            next(walk)
+        assert "SECRET-KEY-42" not in str(error.value)
 
 
 def test_require_walks_the_envelope_and_fails_on_a_missing_key():

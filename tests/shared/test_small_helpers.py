@@ -5,7 +5,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from shared import config, runner, state, timestamps
-from shared.flatten import FLAG_WORDS, case_clash, flatten_record, to_flag
+from shared.flatten import FLAG_WORDS, column_clash, destination_name, flatten_record, to_flag
 from shared.progress import TableProgress
 from tests.conftest import ListLog
 
@@ -35,18 +35,34 @@ def test_a_collision_raises_instead_of_overwriting():
 
 
 @pytest.mark.parametrize("record", [{"id": 1, "Name": "a", "name": "b"},  # flat: the fast path
-                                    {"id": 1, "settings": {"Email": "a"}, "settings_email": "b"}])  # flattened
-def test_names_that_differ_only_in_case_raise_instead_of_losing_a_value_in_the_destination(record):
-    with pytest.raises(ValueError, match="differ only in case"):
+                                    {"id": 1, "settings": {"Email": "a"}, "settings_email": "b"},  # flattened
+                                    {"id": 1, "userId": "a", "user_id": "b"},
+                                    {"id": 1, "First Name": "a", "first_name": "b"}])
+def test_names_fivetran_makes_one_column_raise_instead_of_losing_a_value_in_the_destination(record):
+    with pytest.raises(ValueError, match="which Fivetran names alike"):
         flatten_record(record)
-    assert case_clash(["id", "Name", "NAME"]) == ("Name", "NAME") and case_clash(["id", "name"]) is None
+    assert column_clash(["id", "Name", "NAME"]) == ("Name", "NAME") and column_clash(["id", "name"]) is None
 
 
-def test_the_case_check_is_made_once_per_set_of_names_and_still_catches_a_new_set():
+def test_the_name_check_is_made_once_per_set_of_names_and_still_catches_a_new_set():
     for n in range(3):
         flatten_record({"id": n, "name": "x"})
-    with pytest.raises(ValueError, match="differ only in case"):
+    with pytest.raises(ValueError, match="which Fivetran names alike"):
         flatten_record({"id": 9, "name": "x", "NAME": "y"})
+
+
+NAMES = ["id", "ID", "Name", "first name", "First Name", "firstName", "FirstName", "first_name", "first__name",
+         "userID", "user.id", "user-id", "address2", "address_2", "2fa", "__fivetran_synced", "_fivetran_synced",
+         "Report Date", "reportType", "Téléphone", "número", "a b", "a  b", "URL", "getHTTPResponse", "x1y2",
+         "phone_number", "Phone Number", "phoneNumber", "PHONE_NUMBER", "caf\u00e9", "cafe\u0301", "名前", "été"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_destination_names_are_the_ones_the_sdks_runner_writes(name):
+    """Checked against the SDK's own renaming (what ``fivetran debug`` applies), name by name."""
+    from fivetran_connector_sdk_core.renaming import redshift_safe
+
+    assert destination_name(name) == redshift_safe(name)
 
 
 def test_empty_object_is_kept_as_json():
@@ -169,6 +185,20 @@ def test_number_boolean_day_choice_items_url():
     assert config.url({"u": "https://api.example.com/"}, "u", default="https://d") == "https://api.example.com"
     with pytest.raises(config.ConfigError, match="'u': expected an https URL"):
         config.url({"u": "ftp://x"}, "u", default="https://d")
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "1e400", "nan"])
+def test_a_number_that_is_not_finite_names_the_key(value):
+    with pytest.raises(config.ConfigError, match="'r': expected a number of at least 0.01"):
+        config.number({"r": value}, "r", default=None, minimum=0.01)
+
+
+@pytest.mark.parametrize("value", ["abcd\nefgh", "abcd\refgh", "ab\tcd", "abcd\x00"])
+def test_a_secret_with_a_line_break_inside_is_refused_without_echoing_it(value):
+    with pytest.raises(config.ConfigError, match="'api_key' contains a line break") as error:
+        config.text({"api_key": value}, "api_key", secret=True)
+    assert "abcd" not in str(error.value) and "ab" not in str(error.value).split("'api_key'")[1]
+    assert config.text({"api_key": "  abcd efgh \n"}, "api_key", secret=True) == "abcd efgh"  # only the ends
 
 
 def test_plain_http_urls_are_for_this_machine_only():
