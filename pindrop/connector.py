@@ -35,6 +35,7 @@ from fivetran_connector_sdk import Operations as op
 # The suite's helpers: configuration, transport with retries and OAuth2, progress lines, setup advice, saved state.
 from shared import config
 from shared.auth import OAuth2ClientCredentials, TokenRequestError
+from shared.flatten import destination_name
 from shared.http_client import Client, HttpError, RateLimiter
 from shared.parsing import PayloadError, csv_rows
 from shared.progress import TableProgress
@@ -133,11 +134,13 @@ def update(configuration: dict, state: dict):
 
 
 def report_failure_leaves_others(error: HttpError) -> bool:
-    """A report refused with an HTTP error (after retries) need not stop the other types: nothing of it was
-    upserted, since the status comes before the body. Refused credentials would fail every type the same way.
+    """A report refused with an HTTP error (after retries) need not stop the other types: the status comes before
+    the body, so at most the rows of an earlier attempt cut off mid-body were upserted. Those are the report's own
+    rows under their own keys; the type's progress stays before the report, so the next sync delivers it whole
+    over them. Refused credentials would fail every type the same way.
 
-    A failure while the body streams (a malformed report, a connection lost for good) stops the sync at once:
-    the rows already upserted from it must not be committed by the other types' checkpoints.
+    A failure while the body streams for good (a malformed report, a connection lost on every attempt) stops the
+    sync at once, so a report that may be broken is not committed in part by the other types' checkpoints.
     """
     return not isinstance(error, TokenRequestError) and error.status not in (401, 403)
 
@@ -179,6 +182,10 @@ def sync_report_type(http: Client, settings: Settings, state: dict, report_type:
             if recent and day.isoformat() in empty_days:  # delivered (empty) before: the days after it go on
                 log.info(f"{report_type}: the report for {day}, empty before, answers HTTP {absent.status} now; "
                          "it is asked for again next sync")
+                continue
+            if last_day is not None and day <= last_day:  # the lookback's re-read of a delivered day: go on
+                log.info(f"{report_type}: the report for {day}, delivered before, answers HTTP {absent.status} "
+                         "now; its rows stay as delivered")
                 continue
             if recent:
                 log.info(f"{report_type}: the report for {day} is not generated yet (HTTP {absent.status}); "
@@ -326,23 +333,23 @@ def report_records(response: requests.Response, report_type: str, day: date, key
 
 
 def column_names(header: list[str], key_column: str) -> dict[str, str]:
-    """Destination column by header name; two header names that would fill one column are an error (also when
-    they differ only in case: destinations fold column names to one case, and one value would be lost)."""
+    """Column by header name; header names that Fivetran's renaming makes one column (``Status`` and ``status``,
+    ``First Name`` and ``first_name``) are an error: the destination would keep one of the values."""
     names = {name: column_name(name, key_column) for name in header}
-    filled = Counter(column.lower() for column in names.values())
-    clashing = sorted(name for name in header if filled[names[name].lower()] > 1)
+    filled = Counter(destination_name(column) for column in names.values())
+    clashing = sorted(name for name in header if filled[destination_name(names[name])] > 1)
     if clashing:
         raise PayloadError(f"CSV header names {clashing} would fill the same column")
     return names
 
 
 def column_name(header_name: str, key_column: str) -> str:
-    """The header name as given (trimmed), but: the key column in any case (``ID`` is ``id``: destinations fold
-    case, so the two would be one column), and a prefix where it would clash with an added or reserved column."""
-    lowered = header_name.lower()
-    if lowered == key_column:
+    """The header name as given (trimmed), but: the key column in any spelling that Fivetran names like it
+    (``ID``, ``Phone Number``), and a prefix where it would be named like an added or reserved column."""
+    renamed = destination_name(header_name)
+    if renamed == key_column:
         return key_column
-    if lowered in __ADDED_COLUMNS or lowered.startswith("_fivetran"):
+    if renamed in __ADDED_COLUMNS or renamed.startswith("_fivetran"):
         return __RENAMED_PREFIX + header_name
     return header_name
 

@@ -1,6 +1,7 @@
 """Rows and keys of one report: added columns, trimming, and keys derived from content when a row has none."""
 
 import random
+import re
 from datetime import date
 
 import pytest
@@ -100,10 +101,32 @@ def test_a_key_column_in_another_case_or_with_spaces_is_the_key(pindrop):
         records(pindrop, "id,ID\n1,2\n")
 
 
-def test_header_names_that_differ_only_in_case_fail_instead_of_losing_a_value(pindrop):
-    """The destination folds column names to one case: Status and status would be one column, one value lost."""
-    with pytest.raises(PayloadError, match=r"\['Status', 'status'\] would fill the same column"):
-        records(pindrop, "id,Status,status\n1,A,B\n")
+@pytest.mark.parametrize("header, clashing", [
+    ("id,Status,status", "['Status', 'status']"),
+    ("id,First Name,first_name", "['First Name', 'first_name']"),
+    ("id,userId,user_id", "['userId', 'user_id']"),
+    ("id,a b,a  b", "['a  b', 'a b']"),
+])
+def test_header_names_fivetran_names_alike_fail_instead_of_losing_a_value(pindrop, header, clashing):
+    """Fivetran renames columns to lower snake case: such two names would be one column, one value lost."""
+    with pytest.raises(PayloadError, match=re.escape(f"{clashing} would fill the same column")):
+        records(pindrop, f"{header}\n1,A,B\n")
+
+
+@pytest.mark.parametrize("header", ["Phone Number", "phoneNumber", "PHONE-NUMBER"])
+def test_a_key_header_in_any_spelling_fivetran_names_like_the_key_is_the_key(pindrop, header):
+    """Else the row would carry both the header's value and a derived key under names that become one column:
+    the destination keeps one, and an empty phone number would then be a null key."""
+    rows = records(pindrop, f"{header},reason\n+15550100,fraud\n,unknown\n", key="phone_number",
+                   report_type="blacklist")
+    assert [sorted(row) for row in rows] == [["phone_number", "reason", "report_date", "report_type"]] * 2
+    assert rows[0]["phone_number"] == "+15550100" and rows[1]["phone_number"].startswith("row-")
+
+
+def test_columns_named_like_added_or_platform_columns_in_any_spelling_are_prefixed(pindrop):
+    rows = records(pindrop, "id,Report Date,reportType,__fivetran_synced\n1,2020-01-01,x,y\n")
+    assert rows[0] == {"report_date": "2026-03-01", "report_type": "audit", "id": "1",
+                       "csv_Report Date": "2020-01-01", "csv_reportType": "x", "csv___fivetran_synced": "y"}
 
 
 def test_an_empty_body_or_a_header_alone_is_zero_rows(pindrop):

@@ -206,6 +206,27 @@ def test_an_empty_report_that_answers_404_later_does_not_hold_up_the_days_after_
     assert state2["calls"] == {"last_day_delivered": day(-1).isoformat(), "empty_days": [day(-3).isoformat()]}
 
 
+def test_a_delivered_report_that_answers_404_when_read_again_does_not_hold_up_the_days_after_it(
+        pindrop, fake_box, sleeps, monkeypatch, log):
+    """The lookback reads the last delivered day again; if its report is gone by then (how long Pindrop keeps
+    reports is unconfirmed), the new days after it must still come, or a short retention would lose them all."""
+    monkeypatch.setattr(pindrop, "log", log)
+    fake, box, configuration = fake_box()
+    _, state = run_update(pindrop, configuration)
+    delivered = state["calls"]["last_day_delivered"]
+    fake.control_set_missing("calls", delivered)
+    later = day(1)
+    fake.control_set_today(later.isoformat())
+    monkeypatch.setattr(pindrop, "today_utc", lambda: later)
+    box.requests.clear()
+    recorder, state2 = run_update(pindrop, configuration, state)
+    asked = requested_days(box, "calls")
+    assert asked[0] == delivered and len(asked) > 1
+    assert state2["calls"]["last_day_delivered"] > delivered
+    assert {row["report_date"] for row in recorder.upserts("calls")} == {state2["calls"]["last_day_delivered"]}
+    assert f"the report for {delivered}, delivered before, answers HTTP 404 now" in log.text()
+
+
 def test_an_empty_report_is_final_once_older_than_the_grace_window(pindrop, fake_box, sleeps, monkeypatch):
     fake, box, configuration = fake_box(empty={("calls", day(-5).isoformat()), ("calls", day(-3).isoformat())})
     _, state = run_update(pindrop, configuration)
