@@ -28,7 +28,7 @@ from shared import config, timestamps
 from shared.auth import BearerToken
 from shared.flatten import flatten_record
 from shared.http_client import Client, HttpError, RetryPolicy
-from shared.pagination import PAGE_FAILURES, by_cursor
+from shared.pagination import PAGE_FAILURES, PaginationError, by_cursor
 from shared.parsing import PayloadError, require
 from shared.progress import TableProgress
 from shared.runner import default_log_level, truncate_table
@@ -167,7 +167,7 @@ def sync_messages(http: Client, settings: Settings, state: dict) -> None:
                 # Upsert: a message re-read by the lookback replaces its earlier version (status changes).
                 op.upsert(table=__MESSAGES.name, data=to_row(record, __MESSAGES))
             walk.update(page_token=page.next_token, saved_at_s=int(time.time()),
-                        max_enqueued=_largest_enqueued(page.records, walk["max_enqueued"]))
+                        max_enqueued=_largest_enqueued(page.records, walk["max_enqueued"], _now_ms()))
             progress.page_done(len(page.records))
             if page.next_token and progress.checkpoint_due():
                 # Checkpoint: the walk resumes from this page cursor; the watermark is unchanged until it completes.
@@ -233,10 +233,21 @@ def _enqueued_after(watermark_ms: int | None, settings: Settings) -> int | None:
     return None
 
 
-def _largest_enqueued(records: list, largest: int | None) -> int | None:
-    """The watermark candidate; a record without ``enqueued`` (documented as required) is delivered, not counted."""
+def _largest_enqueued(records: list, largest: int | None, now_ms: int) -> int | None:
+    """The watermark candidate; a record without ``enqueued`` (documented as required) is delivered, not counted.
+
+    Never later than now: one message stamped in the future (a sender's clock, a scheduled send) would otherwise
+    set every later walk's bound past the messages enqueued until that date."""
     values = [int(float(record["enqueued"])) for record in records if record.get("enqueued") is not None]
-    return max([largest, *values]) if largest is not None else max(values, default=None)
+    candidate = max([largest, *values]) if largest is not None else max(values, default=None)
+    if candidate is not None and candidate > now_ms:
+        log.warning(f"message: a message is enqueued at {_when(candidate)}, after now; the watermark stays at now")
+        return now_ms
+    return candidate
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def _message_pages(http: Client, settings: Settings, walk: dict):
@@ -311,7 +322,12 @@ def _next_tenant_cursor(body: dict) -> str | None:
     if not require(body, "has_more", where="/tenants"):
         return None
     cursor = body.get("cursor") or _query_value(body.get("next_url"), "cursor")
-    return cursor or _stop_without_cursor("has_more=true on /tenants")
+    if not cursor:
+        # Unlike paging.cursor, the tenants cursor has no documented null meaning "the end": ending here would mark
+        # the tenants of the unread pages deleted, so the scan fails before its truncate is committed.
+        raise PaginationError("/tenants answered has_more=true without a cursor or next_url; the pages after it "
+                              "cannot be asked for, and ending the scan here would mark their tenants deleted")
+    return cursor
 
 
 def _stop_without_cursor(claim: str) -> None:

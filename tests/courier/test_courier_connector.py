@@ -11,7 +11,7 @@ from shared.http_client import HttpError, TransportError
 from shared.pagination import PaginationError
 from shared.parsing import PayloadError
 from shared.state import StateError
-from tests.harness import LocalRunner, load_connector, run_update
+from tests.harness import LocalRunner, Recorder, load_connector, run_update
 
 KEYS = {"brand": "id", "audience": "id", "audit_event": "auditEventId", "list": "id", "message": "id",
         "notification": "id", "tenant": "id"}
@@ -201,6 +201,26 @@ def test_lists_answering_with_results_are_read_too(courier, sandbox, sleeps):
     assert synced_ids(recorder, "list") == source_ids(fake, "list")
 
 
+@responses.activate
+def test_a_message_enqueued_in_the_future_does_not_push_the_watermark_past_now(courier, sleeps, log, monkeypatch):
+    """One message stamped a year ahead would otherwise set every later walk's bound past the messages enqueued
+    until then."""
+    monkeypatch.setattr(courier, "log", log)
+    for path in ("brands", "audit-events", "notifications"):
+        responses.get(f"{HOST}/{path}", json={"results": [], "paging": {"more": False}})
+    for path in ("audiences", "lists"):
+        responses.get(f"{HOST}/{path}", json={"items": [], "paging": {"more": False}})
+    responses.get(f"{HOST}/tenants", json={"items": [], "has_more": False})
+    now_ms = int(time.time() * 1000)
+    responses.get(f"{HOST}/messages", json={"results": [{"id": "m1", "enqueued": now_ms + 365 * DAY_MS},
+                                                        {"id": "m2", "enqueued": now_ms - DAY_MS}],
+                                            "paging": {"more": False}})
+    recorder, state = run_update(courier, {"api_key": "k" * 12})
+    assert synced_ids(recorder, "message") == {"m1", "m2"}
+    assert now_ms <= state["message"]["watermark_ms"] <= int(time.time() * 1000)
+    assert "after now; the watermark stays at now" in log.text()
+
+
 def test_next_sync_asks_for_messages_since_the_watermark_minus_the_lookback(courier, sandbox, sleeps):
     fake = CourierFake()
     box = sandbox(fake)
@@ -370,21 +390,37 @@ def test_records_that_are_not_a_list_fail_the_sync_before_the_truncate_is_commit
 @pytest.mark.parametrize("cursor", [{}, {"cursor": None}, {"cursor": ""}])
 @responses.activate
 def test_more_without_a_cursor_ends_the_list_after_that_page(courier, sleeps, log, monkeypatch, cursor):
-    """The documented stop rule (a null or missing cursor ends the list): the page is delivered, nothing loops."""
+    """The documented stop rule of paging.{more, cursor} (a null or missing cursor ends the list): the page is
+    delivered, nothing loops."""
     monkeypatch.setattr(courier, "log", log)
     responses.get(f"{HOST}/brands", json={"results": [{"id": "b1"}], "paging": {"more": True, **cursor}})
     for path in ("audiences", "lists"):
         responses.get(f"{HOST}/{path}", json={"items": [{"id": f"{path}-1"}], "paging": {"more": True}})
     for path in ("audit-events", "notifications", "messages"):
         responses.get(f"{HOST}/{path}", json={"results": [], "paging": {"more": False}})
-    responses.get(f"{HOST}/tenants", json={"items": [{"id": "t1"}], "has_more": True, "cursor": None,
-                                          "next_url": None})
+    responses.get(f"{HOST}/tenants", json={"items": [{"id": "t1"}], "has_more": False})
     recorder, _ = run_update(courier, {"api_key": "k" * 12})
     assert [row["id"] for row in recorder.upserts("brand")] == ["b1"]
-    assert [row["id"] for row in recorder.upserts("tenant")] == ["t1"]
     assert [row["id"] for row in recorder.upserts("list")] == ["lists-1"]
     assert len(responses.calls) == 7, "one request per endpoint"
     assert "without a cursor: stopping after this page" in log.text()
+
+
+@pytest.mark.parametrize("cursor", [{}, {"cursor": None, "next_url": None}, {"cursor": "", "next_url": "/tenants"}])
+@responses.activate
+def test_tenants_with_has_more_but_no_cursor_fail_before_their_truncate_is_committed(courier, sleeps, cursor):
+    """/tenants documents its cursor as present whenever has_more is true, and no null cursor as the end: ending
+    the scan there would mark the tenants of the pages not read deleted."""
+    for path in ("brands", "audit-events", "notifications", "messages"):
+        responses.get(f"{HOST}/{path}", json={"results": [], "paging": {"more": False}})
+    for path in ("audiences", "lists"):
+        responses.get(f"{HOST}/{path}", json={"items": [], "paging": {"more": False}})
+    responses.get(f"{HOST}/tenants", json={"items": [{"id": "t1"}], "has_more": True, **cursor})
+    failed = Recorder()
+    with pytest.raises(PaginationError, match="has_more=true without a cursor"):
+        run_update(courier, {"api_key": "k" * 12}, recorder=failed)
+    truncate_at = failed.operations.index(("truncate", "tenant", None))
+    assert not any(kind == "checkpoint" for kind, _, _ in failed.operations[truncate_at:])
 
 
 @responses.activate
