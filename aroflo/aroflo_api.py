@@ -12,7 +12,7 @@ Everything here is specific to ``https://api.aroflo.com/`` (contract: shared/sou
   and a body status on an HTTP error (4xx/5xx) follows the same rules (``status_on_http_error``).
 
 Public: AroFloHmacAuth, build_query, status_on_http_error, ZoneApi, ZonePage, AroFloError, AuthenticationFailed,
-DailyLimitReached, RowSpec, to_row, utc_text, date_text
+DailyLimitReached, RowSpec, to_row, utc_text, date_text, auth_advice
 """
 
 import hashlib
@@ -50,6 +50,13 @@ AUTH_ADVICE = ("Either the credentials are wrong (check uencoded, pencoded, orge
                "and the secret key is shown only once) or this machine's clock is off (every request carries "
                "its UTC time in afdatetimeutc and AroFlo refuses one outside a small window: sync the clock "
                "with NTP)")
+HOST_IP_ADVICE = (", or host_ip is not the public IP address this machine calls AroFlo from (it is signed into every "
+                  "request: leave host_ip empty unless the API setup requires it)")
+
+
+def auth_advice(host_ip: str | None) -> str:
+    """What to check after an authentication failure; a configured HostIP is one more thing that can be wrong."""
+    return AUTH_ADVICE + (HOST_IP_ADVICE if host_ip else "")
 
 
 class AroFloError(Exception):
@@ -196,6 +203,7 @@ class ZoneApi:
     log: object = None
     debug: bool = False
     typer: ValueTyper | None = None  # the sync's typing of row values (see to_row)
+    auth_advice: str = AUTH_ADVICE
     requests_made: int = field(default=0, init=False)
     daily_remaining: str | None = field(default=None, init=False)  # X-RateLimit-Daily-Remaining, when sent
 
@@ -212,7 +220,7 @@ class ZoneApi:
                 response = answer.response
             self.requests_made += 1
             self.daily_remaining = response.headers.get("X-RateLimit-Daily-Remaining", self.daily_remaining)
-            body = json_body(response)
+            body = json_body(response, self.client.redactor)
             status, message = _status_of(body, what)
             if status == 0:
                 if DEFAULT_FILTER_MARKER in message.lower():
@@ -233,8 +241,9 @@ class ZoneApi:
         The last page is the one with fewer rows than ``min(maxpageresults, pageSize sent)`` (AroFlo may keep
         ``maxpageresults`` at 500 under a smaller pageSize). Status 8 or 888888 halves the page size and asks again
         from the same row offset (page ``offset // size + 1``, skipping the ``offset % size`` rows already
-        delivered), so a size change neither skips nor repeats a row. A page identical to the one before means the
-        server ignores ``page``: that fails rather than loops.
+        delivered), so a size change neither skips nor repeats a row; a ``maxpageresults`` below the size sent is
+        taken as the size from then on, the same way. A page identical to the one before means the server ignores
+        ``page``: that fails rather than loops.
         """
         offset, size, previous = 0, page_size, None
         while True:
@@ -257,6 +266,12 @@ class ZoneApi:
             offset, previous = (page - 1) * size + count, rows
             if count < min(maximum or size, size):
                 return
+            if maximum and maximum < size:
+                # The server caps pages below the size sent: number the pages in its size, or page 2 of ours
+                # would start rows after where the capped page 1 ended.
+                self.log.warning(f"AroFlo zone={zone}: pages hold at most {maximum} rows (maxpageresults), "
+                                 f"fewer than pageSize={size}; asking for {maximum} from here")
+                size = maximum
 
     def _page_rows(self, body: dict, zone: str, page: int, size: int) -> tuple[list[dict], int, int | None]:
         """The page's rows, its row count for the end-of-data test, and ``maxpageresults``.
@@ -281,7 +296,7 @@ class ZoneApi:
             skew = ""
             if skew_s is not None and abs(skew_s) >= CLOCK_SKEW_NOTICE_S:
                 skew = f" This machine's clock is {abs(skew_s):.0f}s {'ahead of' if skew_s > 0 else 'behind'} AroFlo's."
-            return AuthenticationFailed(f"{text}: authentication failed. {AUTH_ADVICE}.{skew}", skew_s)
+            return AuthenticationFailed(f"{text}: authentication failed. {self.auth_advice}.{skew}", skew_s)
         if status == DAILY_LIMIT_STATUS:
             return DailyLimitReached(f"{text}: the daily limit of 2,000 requests is spent; it resets at 00:00 "
                                      "Australia/Melbourne time", status)

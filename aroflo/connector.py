@@ -174,13 +174,14 @@ def open_api(settings: Settings, attempts: int | None = None) -> ZoneApi:
     """One Session, signing every attempt, 3 requests/s and 120/min, secrets registered for redaction; a body
     status on an HTTP error goes to ZoneApi's body-status rules (which HTTP status comes with one is unconfirmed)."""
     attempts = attempts or settings.retry_attempts + 1
+    advice = aroflo_api.auth_advice(settings.host_ip)
     auth = aroflo_api.AroFloHmacAuth(settings.uencoded, settings.pencoded, settings.orgencoded,
                                      settings.secret_key, host_ip=settings.host_ip)
     client = Client(auth=auth, timeout_s=(min(__CONNECT_TIMEOUT_S, settings.timeout_s), settings.timeout_s),
                     retry=RetryPolicy(max_attempts=attempts), limiter=new_rate_limiter(),
-                    auth_failure_hint=aroflo_api.AUTH_ADVICE, on_response=aroflo_api.status_on_http_error, log=log)
+                    auth_failure_hint=advice, on_response=aroflo_api.status_on_http_error, log=log)
     return ZoneApi(client, settings.base_url, attempts=attempts, log=log, debug=settings.debug_logging,
-                   typer=ValueTyper(lambda message: log.warning(client.redactor.redact(message))))
+                   typer=ValueTyper(lambda message: log.warning(client.redactor.redact(message))), auth_advice=advice)
 
 
 def new_rate_limiter() -> RateLimiter:
@@ -245,8 +246,7 @@ def sync_supplier_changes(api: ZoneApi, settings: Settings, state: dict, started
             changes = [row for row in page.rows if str(row.get("zonename", "")).strip().lower() == "suppliers"]
             deliver_suppliers(api, settings, {str(row["zoneid"]) for row in changes if row.get("zoneid")})
             # every row of the page counts: were the zonename filter ignored, other zones' rows are passed too
-            latest = max(filter(None, (aroflo_api.utc_text(row.get("lastupdateutc")) for row in page.rows)),
-                         default=None)
+            latest = max(filter(None, _change_times(page.rows)), default=None)
             _advance(entry, "changes_cursor", latest, timestamps.utc_iso(started_at))
             # Checkpoint: every supplier listed up to the cursor is delivered.
             op.checkpoint(state)
@@ -255,6 +255,22 @@ def sync_supplier_changes(api: ZoneApi, settings: Settings, state: dict, started
     except (aroflo_api.AroFloError, PayloadError, HttpError, TransportError) as refused:
         log.warning(f"suppliers: the LastUpdate change feed is skipped this sync ({refused}); edited suppliers "
                     f"arrive with the next full re-scan (every {settings.supplier_full_resync_days} days)")
+
+
+def _change_times(rows: list[dict]) -> list[str | None]:
+    """Each row's ``lastupdateutc`` in UTC; one that does not parse (the types are loose) is None, with a warning:
+    its supplier is still re-read, and the cursor moves by the others."""
+    times, unreadable = [], []
+    for row in rows:
+        try:
+            times.append(aroflo_api.utc_text(row.get("lastupdateutc")))
+        except ValueError:
+            times.append(None)
+            unreadable.append(row.get("lastupdateutc"))
+    if unreadable:
+        log.warning(f"suppliers: {len(unreadable)} LastUpdate rows have a lastupdateutc that is not a date-time "
+                    f"(such as {str(unreadable[0])[:40]!r}); their suppliers are read again all the same")
+    return times
 
 
 def deliver_suppliers(api: ZoneApi, settings: Settings, supplier_ids: set[str]) -> None:

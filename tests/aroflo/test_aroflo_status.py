@@ -323,3 +323,39 @@ def test_a_server_that_ignores_page_fails_instead_of_looping(aroflo, vtime):
         run_update(aroflo, {**REQUIRED, "max_records_per_page": "2"}, recorder=failed)
     assert len(responses.calls) == 2
     assert [row["id"] for row in failed.upserts("users")] == ["a", "b"]  # the repeated page is not delivered
+
+
+@responses.activate
+def test_pages_capped_below_the_size_sent_are_numbered_in_the_servers_size(aroflo, vtime):
+    """maxpageresults below pageSize (AroFlo lowering its cap): page 2 of ours would start rows after where the
+    capped page 1 ended, so the walk asks in the server's size from then on."""
+    responses.get("https://api.aroflo.com/", json=_users_page([{"userid": "a"}, {"userid": "b"}], maximum="2"))
+    responses.get("https://api.aroflo.com/", json=_users_page([{"userid": "c"}, {"userid": "d"}], maximum="2"))
+    responses.get("https://api.aroflo.com/", json=_users_page([{"userid": "e"}], maximum="2"))
+    responses.get("https://api.aroflo.com/", json=_users_page([]))  # the created walk
+    recorder, _ = run_update(aroflo, {**REQUIRED, "max_records_per_page": "5"})
+    pages = [call.request.url.split("&page=")[1] for call in responses.calls]
+    assert pages == ["1&pageSize=5", "2&pageSize=2", "3&pageSize=2", "1&pageSize=5"]
+    assert [row["id"] for row in recorder.upserts("users")] == ["a", "b", "c", "d", "e"]
+    assert "pages hold at most 2 rows (maxpageresults), fewer than pageSize=5" in aroflo.log.text()
+
+
+@responses.activate
+def test_the_authentication_advice_names_host_ip_when_one_is_signed(aroflo, vtime):
+    responses.get("https://api.aroflo.com/", json={"status": "-99999", "statusmessage": "Authentication Failed"})
+    for host_ip, named in ((None, False), ("203.0.113.7", True)):
+        with pytest.raises(api_module().AuthenticationFailed) as failure:
+            run_update(aroflo, {**REQUIRED, "host_ip": host_ip})
+        assert ("host_ip is not the public IP address" in str(failure.value)) is named
+        assert "sync the clock with NTP" in str(failure.value)
+
+
+@responses.activate
+def test_a_page_that_is_not_json_is_quoted_without_the_credentials(aroflo, vtime):
+    """A proxy's error page can echo the request's Authorization header."""
+    echo = ("<html>Authorization: uencoded=u1234&pencoded=p1234&orgEncoded=o1234 refused; secret k1234; "
+            "signed by k1234</html>")
+    responses.get("https://api.aroflo.com/", body=echo)
+    with pytest.raises(PayloadError, match="not JSON") as failure:
+        run_update(aroflo, REQUIRED)
+    assert not any(secret in str(failure.value) for secret in ("u1234", "p1234", "o1234", "k1234"))

@@ -515,3 +515,33 @@ def test_a_checkpoint_follows_every_full_page_and_claims_only_rows_already_upser
     assert [count for count, _ in mid_walk] == [50, 100, 150, 200]
     final = recorder.checkpoints[-1]["payments"]
     assert final["cursor"] == max(upserted) and "full_scan" not in final
+
+
+def test_a_change_time_that_does_not_parse_costs_neither_its_supplier_nor_the_sync(aroflo, fake_box, vtime):
+    """AroFlo's types are loose: one odd lastupdateutc in the feed is warned about, its supplier still read again,
+    and the cursor moves by the other rows (were it to fail the sync, payments would wait until the re-scan)."""
+    fake, box, configuration = fake_box()
+    configuration = {**configuration, "enable_users_sync": "false"}
+    _, state = run_update(aroflo, configuration)
+    odd, fine = fake.make_id("SUP", 3), fake.make_id("SUP", 4)
+    fake.control_update("suppliers", [odd, fine])
+    zone_body, odd_change = fake._zone_body, fake.changes[-2]  # the filter sees the real time, the answer not
+
+    def answer_with_an_odd_time(request, zone):
+        body = zone_body(request, zone)
+        rows = body["zoneresponse"][zone]
+        body["zoneresponse"][zone] = [{**row, "lastupdateutc": "5/01/2026 1:05:00 PM"} if row is odd_change else row
+                                      for row in rows]
+        return body
+
+    fake._zone_body = answer_with_an_odd_time
+    vtime.now += 60
+    box.requests.clear()
+    second, state2 = run_update(aroflo, configuration, state)
+    rows = synced(second, "suppliers")
+    assert rows[odd]["name"].endswith("(edited)") and rows[fine]["name"].endswith("(edited)")
+    assert state2["suppliers"]["changes_cursor"] == max(utc_text(fake.changes[-1]["lastupdateutc"]),
+                                                        state["suppliers"]["changes_cursor"])
+    assert [r for r in box.requests_to("aroflo") if r.arg("zone") == "payments"], "payments ran"
+    assert any(level == "WARNING" and "1 LastUpdate rows have a lastupdateutc that is not a date-time" in line
+               for level, line in aroflo.log.lines)
