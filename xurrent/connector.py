@@ -44,7 +44,9 @@ from shared.state import saved, table_entry
 __REGION_API_URLS = {
     "global": "https://api.xurrent.com/v1", "au": "https://api.au.xurrent.com/v1",
     "uk": "https://api.uk.xurrent.com/v1", "ch": "https://api.ch.xurrent.com/v1",
-    "us": "https://api.us.xurrent.com/v1", "qa": "https://api.xurrent.qa/v1", "demo": "https://api.xurrent-demo.com/v1",
+    "us": "https://api.us.xurrent.com/v1", "qa": "https://api.xurrent.qa/v1", "qa-au": "https://api.au.xurrent.qa/v1",
+    "qa-uk": "https://api.uk.xurrent.qa/v1", "qa-ch": "https://api.ch.xurrent.qa/v1",
+    "qa-us": "https://api.us.xurrent.qa/v1", "demo": "https://api.xurrent-demo.com/v1",
 }
 __ACCOUNT_HEADER = "X-Xurrent-Account"
 __MAX_PAGE_SIZE = 100
@@ -251,6 +253,8 @@ def sync_walk(http: Client, settings: Settings, state: dict, table: Table, since
                 restore_cursor(entry, cursor_before)
                 op.checkpoint(state)
     except PAGE_FAILURES:
+        if not walk["ascending"]:  # seen out of order in the failed page itself: rows below the cursor may be unread
+            restore_cursor(entry, cursor_before)
         # Checkpoint: the pages before the failure are delivered and the cursor covers only them.
         op.checkpoint(state)
         raise
@@ -350,9 +354,11 @@ def to_row(record: dict, table: Table) -> dict:
 
 
 def pace_by_quota(response) -> None:
-    """Wait for the quota window to reset when ``x-ratelimit-remaining`` is nearly spent (a 429 is retried
-    by the client after its Retry-After instead)."""
-    if response.status_code == 429:
+    """Wait for the quota window to reset when ``x-ratelimit-remaining`` is nearly spent. A 429 with Retry-After
+    is retried by the client after it instead; one without it, on a spent quota, waits for the reset here (the
+    client's own backoff of seconds would spend its retries long before an hourly quota resets), and one on a
+    quota not spent (the short burst limit) takes the client's backoff."""
+    if response.status_code == 429 and response.headers.get("Retry-After") is not None:
         return
     remaining = _int_or_none(response.headers.get("x-ratelimit-remaining"))
     reset_epoch_s = _int_or_none(response.headers.get("x-ratelimit-reset"))

@@ -26,6 +26,8 @@ def token_requests(box):
     ("ch", "https://api.ch.xurrent.com/v1", "https://oauth.ch.xurrent.com/token"),
     ("us", "https://api.us.xurrent.com/v1", "https://oauth.us.xurrent.com/token"),
     ("qa", "https://api.xurrent.qa/v1", "https://oauth.xurrent.qa/token"),
+    ("qa-au", "https://api.au.xurrent.qa/v1", "https://oauth.au.xurrent.qa/token"),
+    ("qa-us", "https://api.us.xurrent.qa/v1", "https://oauth.us.xurrent.qa/token"),
     ("demo", "https://api.xurrent-demo.com/v1", "https://oauth.xurrent-demo.com/token"),
     ("AU", "https://api.au.xurrent.com/v1", "https://oauth.au.xurrent.com/token"),
 ])

@@ -163,6 +163,24 @@ def test_rows_out_of_order_then_a_failed_page_resume_from_the_walks_start(xurren
 
 
 @responses.activate
+def test_rows_out_of_order_then_a_bad_record_in_the_same_page_resume_from_the_walks_start(xurrent, sleeps):
+    """The order breaks inside the page that then fails: the rows after the bad record (id 4, 04:00) were never
+    delivered, so the cursor must not stay at the earlier pages' largest updated_at."""
+    second = f"{HOST}/organizations?search_after=2"
+    responses.get(f"{HOST}/organizations", json=[{"id": 5, "updated_at": "2024-01-01T05:00:00Z"},
+                                                 {"id": 6, "updated_at": "2024-01-01T06:00:00Z"}],
+                  headers={"Link": f'<{second}>; rel="next"'})
+    responses.get(second, json=[{"id": 1, "updated_at": "2024-01-01T01:00:00Z"},
+                                {"updated_at": "2024-01-01T02:00:00Z"},  # no id: fails the sync
+                                {"id": 4, "updated_at": "2024-01-01T04:00:00Z"}])
+    state = {"organizations": {"cursor": "2024-01-01T00:00:00Z"}}
+    recorder = Recorder()
+    with pytest.raises(PayloadError, match="a record without an id"):
+        run_update(xurrent, CONFIGURATION, state, recorder=recorder)
+    assert recorder.checkpoints[-1]["organizations"] == {"cursor": "2024-01-01T00:00:00Z"}
+
+
+@responses.activate
 def test_rows_out_of_order_from_the_first_sync_leave_no_cursor_until_the_walk_ends(xurrent, sleeps):
     second = f"{HOST}/organizations?search_after=2"
     responses.get(f"{HOST}/organizations", json=[{"id": 5, "updated_at": "2024-01-01T05:00:00Z"}],
@@ -211,3 +229,30 @@ def test_quota_headers_make_the_sync_wait_for_the_reset(xurrent, sleeps, clock):
         responses.get(f"{HOST}/{table}", json=[], headers={"X-RateLimit-Remaining": "3000"})
     run_update(xurrent, CONFIGURATION)
     assert len(sleeps) == 1 and 29 <= sleeps[0] <= 32
+
+
+@responses.activate
+def test_a_429_without_retry_after_on_a_spent_quota_waits_for_the_quota_reset(xurrent, sleeps):
+    """Retry-After missing (the docs never say it is always sent): the client's backoff of seconds would spend its
+    retries long before an hourly quota resets, so the wait is x-ratelimit-reset's."""
+    reset = int(time.time()) + 1200
+    responses.get(f"{HOST}/organizations", status=429, json={"message": "Too Many Requests"},
+                  headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)})
+    responses.get(f"{HOST}/organizations", json=[{"id": 1, "updated_at": "2024-01-01T00:00:00Z"}])
+    for table in ("products", "projects"):
+        responses.get(f"{HOST}/{table}", json=[])
+    recorder, _ = run_update(xurrent, CONFIGURATION)
+    assert [row["id"] for row in recorder.upserts("organizations")] == [1]
+    assert any(1150 < wait <= 1201 for wait in sleeps), sleeps
+
+
+@responses.activate
+def test_a_429_without_retry_after_on_a_quota_not_spent_takes_a_short_backoff(xurrent, sleeps):
+    """The short burst limit: the hourly quota has room, so seconds of backoff, not an hour."""
+    responses.get(f"{HOST}/organizations", status=429, json={"message": "Too Many Requests"},
+                  headers={"x-ratelimit-remaining": "3000", "x-ratelimit-reset": str(int(time.time()) + 1200)})
+    responses.get(f"{HOST}/organizations", json=[])
+    for table in ("products", "projects"):
+        responses.get(f"{HOST}/{table}", json=[])
+    run_update(xurrent, CONFIGURATION)
+    assert sleeps and max(sleeps) < 60

@@ -20,7 +20,7 @@ PAT = "pat-0123456789abcdef"
     ({"client_id": "abc", "client_secret": "secret1"}, "either 'oauth_token' .* or 'client_id' and 'client_secret'"),
     ({"oauth_token": "", "client_id": "abc"}, "'client_secret' is required with 'client_id'"),
     ({"oauth_token": "", "client_secret": "secret1"}, "'client_id' is required with 'client_secret'"),
-    ({"region": "eu"}, "'region': expected one of global, au, uk, ch, us, qa, demo"),
+    ({"region": "eu"}, "'region': expected one of global, au, uk, ch, us, qa, qa-au, qa-uk, qa-ch, qa-us, demo"),
     ({"base_url": "api.xurrent.com"}, "'base_url': expected an http"),
     ({"initial_sync_days": "0"}, "'initial_sync_days': expected an integer from 1 to 365"),
     ({"initial_sync_days": "366"}, "'initial_sync_days': expected an integer from 1 to 365"),
@@ -33,6 +33,8 @@ PAT = "pat-0123456789abcdef"
     ({"initial_sync_days": "thirty"}, "'initial_sync_days': expected an integer from 1 to 365, got 'thirty'"),
     ({"client_id": "<YOUR_OAUTH_CLIENT_ID>", "oauth_token": ""}, "'client_id' still holds the template placeholder"),
     ({"enable_incremental_sync": "maybe"}, "'enable_incremental_sync': expected true or false"),
+    ({"oauth_token": "pat-0123\n456789"}, "'oauth_token' contains a line break"),  # else http.client quotes it
+    ({"oauth_token": "", "client_id": "abc", "client_secret": "sec\r\nret1"}, "'client_secret' contains a line"),
 ])
 def test_bad_configuration_names_the_key_and_the_expected_form(xurrent, changes, message):
     configuration = {"account_id": ACCOUNT, "oauth_token": PAT, **changes}
@@ -56,6 +58,8 @@ def test_defaults_and_typed_values(xurrent):
     settings = xurrent.validate_configuration({"account_id": ACCOUNT, "oauth_token": PAT, "initial_sync_days": "30",
                                                "max_records_per_page": "50", "enable_incremental_sync": "false"})
     assert (settings.initial_sync_days, settings.page_size, settings.incremental) == (30, 50, False)
+    seed = xurrent.validate_configuration({"account_id": ACCOUNT, "oauth_token": PAT, "sync_frequency_hours": "4"})
+    assert seed == xurrent.validate_configuration({"account_id": ACCOUNT, "oauth_token": PAT})  # ignored
 
 
 def test_the_shipped_template_is_rejected_before_anything_syncs(xurrent):
@@ -76,7 +80,8 @@ def test_the_form_lists_every_configuration_key(xurrent):
     assert all(f.label and f.description for f in form.fields)
     assert fields["account_id"].required is True
     assert fields["oauth_token"].text_field == 1 and fields["client_secret"].text_field == 1  # password fields
-    assert [o.value for o in fields["region"].dropdown_options] == ["global", "au", "uk", "ch", "us", "qa", "demo"]
+    assert [o.value for o in fields["region"].dropdown_options] == [
+        "global", "au", "uk", "ch", "us", "qa", "qa-au", "qa-uk", "qa-ch", "qa-us", "demo"]
     assert fields["enable_incremental_sync"].toggle
     assert [t.name for t in form.tests] == ["test_connection"]
 
