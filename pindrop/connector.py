@@ -37,7 +37,7 @@ from shared import config
 from shared.auth import OAuth2ClientCredentials, TokenRequestError
 from shared.flatten import destination_name
 from shared.http_client import Client, HttpError, RateLimiter
-from shared.parsing import PayloadError, csv_rows
+from shared.parsing import PayloadError, csv_rows, declared_charset
 from shared.progress import TableProgress
 from shared.runner import default_log_level
 from shared.setup_check import explain_failure
@@ -178,20 +178,22 @@ def sync_report_type(http: Client, settings: Settings, state: dict, report_type:
         recent = (today - day).days <= settings.missing_report_grace_days
         try:
             rows = deliver_report(http, settings, state, report_type, day)
-        except NoReport as absent:
+        except (NoReport, NotAReport) as absent:
+            if isinstance(absent, NotAReport) and not recent:  # not "pending" that late: a sign-in page, say
+                raise
             if recent and day.isoformat() in empty_days:  # delivered (empty) before: the days after it go on
-                log.info(f"{report_type}: the report for {day}, empty before, answers HTTP {absent.status} now; "
+                log.info(f"{report_type}: the report for {day}, empty before, answers {absent.answer} now; "
                          "it is asked for again next sync")
                 continue
             if last_day is not None and day <= last_day:  # the lookback's re-read of a delivered day: go on
-                log.info(f"{report_type}: the report for {day}, delivered before, answers HTTP {absent.status} "
+                log.info(f"{report_type}: the report for {day}, delivered before, answers {absent.answer} "
                          "now; its rows stay as delivered")
                 continue
             if recent:
-                log.info(f"{report_type}: the report for {day} is not generated yet (HTTP {absent.status}); "
+                log.info(f"{report_type}: the report for {day} is not generated yet ({absent.answer}); "
                          "it is asked for again next sync")
                 break
-            log.warning(f"{report_type}: no report for {day} (HTTP {absent.status}, older than "
+            log.warning(f"{report_type}: no report for {day} ({absent.answer}, older than "
                         f"{settings.missing_report_grace_days} days); passed as missing")
             rows = None
         note_empty_report(empty_days, report_type, day, rows, recent, settings.missing_report_grace_days)
@@ -299,7 +301,7 @@ def open_report(http: Client, base_url: str, report_type: str, day: date) -> req
 
 def refuse_non_csv(http: Client, response: requests.Response, what: str) -> None:
     """A JSON, HTML or XML answer (a "pending" notice, a login page) parses as a CSV header with no rows, which
-    would pass the day as delivered empty; it is an error instead."""
+    would pass the day as delivered empty: NotAReport instead (for a recent day, "not ready"; else an error)."""
     content_type = response.headers.get("Content-Type", "")
     if not any(word in content_type.lower() for word in __NOT_CSV_TYPES):
         return
@@ -308,7 +310,8 @@ def refuse_non_csv(http: Client, response: requests.Response, what: str) -> None
     finally:
         response.close()
     excerpt = http.redactor.redact(" ".join(start.split()))
-    raise PayloadError(f"{what}: the answer is {content_type}, not a CSV report; it starts with {excerpt!r}")
+    raise NotAReport(f"{what}: the answer is {content_type}, not a CSV report; it starts with {excerpt!r}",
+                     answer=f"{content_type} ({excerpt[:60]!r})")
 
 
 def report_records(response: requests.Response, report_type: str, day: date, key_column: str) -> Iterator[dict]:
@@ -317,7 +320,7 @@ def report_records(response: requests.Response, report_type: str, day: date, key
     counter = OccurrenceCounter()
     names: dict[str, str] | None = None
     try:
-        for raw in csv_rows(response):
+        for raw in csv_rows(response, encoding=declared_charset(response)):
             if names is None:
                 names = column_names(list(raw), key_column)
             values = {name: value.strip() or None for name, value in raw.items()}
@@ -367,12 +370,22 @@ def derived_key(values: dict, counter: "OccurrenceCounter") -> str:
     return f"row-{digest}-{counter.next(digest)}"
 
 
+class NotAReport(PayloadError):
+    """A 200 that is not CSV (JSON, HTML, XML): a "pending" notice for a recent day (whether Pindrop sends one is
+    unconfirmed), an error for an older one. ``answer`` names it for the log."""
+
+    def __init__(self, message: str, answer: str):
+        super().__init__(message)
+        self.answer = answer
+
+
 class NoReport(Exception):
     """Pindrop has no report for this (type, day): HTTP 404, or a 202/204 (never seen; taken as "not yet")."""
 
     def __init__(self, status: int):
         super().__init__(f"HTTP {status}")
         self.status = status
+        self.answer = f"HTTP {status}"
 
 
 class OccurrenceCounter:

@@ -76,10 +76,11 @@ def by_page_number(http, url: str, *, records_of: Callable[[Any], list], is_last
 
 
 def by_next_link(http, url: str, *, records_of: Callable[[Any], list], params: dict | None = None,
-                 max_pages: int = DEFAULT_MAX_PAGES) -> Iterator[Page]:
+                 follow: Callable[[str], str] | None = None, max_pages: int = DEFAULT_MAX_PAGES) -> Iterator[Page]:
     """Follow the ``Link: <...>; rel="next"`` header verbatim; stops when a page has no next link.
 
-    ``params`` apply to the first request only: a next link already carries the whole query.
+    ``params`` apply to the first request only: a next link already carries the whole query. ``follow`` maps a
+    next link to the URL asked for (say, onto the configured host), or raises to refuse it.
     """
     next_url, query = url, params
     seen = {hash(url)}  # hashes: the links of a long walk are long strings
@@ -87,6 +88,8 @@ def by_next_link(http, url: str, *, records_of: Callable[[Any], list], params: d
         response = http.get(next_url, params=query)
         body = json_body(response, getattr(http, "redactor", None))
         following = next_link(response)
+        if following is not None and follow is not None:
+            following = follow(following)
         yield Page(records_of(body), response, following)
         if following is None:
             return

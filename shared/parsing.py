@@ -4,12 +4,13 @@ Malformed input is an error with a clear message (``PayloadError``), never "zero
 A body cut off mid-read while streaming surfaces as ``shared.http_client.TransportError`` so the caller can
 download again.
 
-Public: PayloadError, json_body, require, body_chunks, csv_rows, xml_rows
+Public: PayloadError, json_body, require, body_chunks, declared_charset, csv_rows, xml_rows
 """
 
 import codecs
 import csv
 import functools
+import re
 import sys
 import xml.parsers.expat
 from collections.abc import Iterable, Iterator
@@ -23,6 +24,7 @@ from shared.http_client import TransportError
 CSV_FIELD_LIMIT_CHARS = 64 * 1024 * 1024  # the csv module's default (128 KiB) rejects large free-text fields
 CHUNK_BYTES = 256 * 1024
 EXCERPT_CHARS = 200
+_CHARSET = re.compile(r"(?i)\bcharset\s*=\s*(\"[^\"]*\"|[^;\s]+)")
 
 csv.field_size_limit(min(sys.maxsize, CSV_FIELD_LIMIT_CHARS))
 
@@ -96,6 +98,22 @@ def _lines(chunks: Iterable[str]) -> Iterator[str]:
             yield part + "\n"
     if tail:
         yield tail
+
+
+def declared_charset(response: requests.Response, default: str = "utf-8-sig") -> str:
+    """The charset the response's Content-Type names, else ``default``; UTF-8 is read as ``utf-8-sig`` (a BOM is
+    dropped), and a name Python does not know falls back to ``default`` (decoding then says what is wrong).
+
+    Not ``response.encoding``: requests assumes ISO-8859-1 for any text/* without a charset, and UTF-8 bodies
+    served as text/csv would be misread."""
+    match = _CHARSET.search(getattr(response, "headers", {}).get("Content-Type", ""))  # text chunks: the default
+    if not match:
+        return default
+    try:
+        name = codecs.lookup(match.group(1).strip("\"' ")).name
+    except LookupError:
+        return default
+    return "utf-8-sig" if name in ("utf-8", "utf-8-sig") else name
 
 
 def csv_rows(source: requests.Response | Iterable[str], *, encoding: str = "utf-8-sig",

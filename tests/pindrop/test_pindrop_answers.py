@@ -89,6 +89,37 @@ def test_a_json_or_html_answer_is_an_error_not_an_empty_report(pindrop, sleeps, 
 
 
 @responses.activate
+def test_a_pending_notice_for_a_recent_day_stops_the_type_like_a_404_and_the_other_types_sync(pindrop, sleeps, log,
+                                                                                              monkeypatch):
+    """Whether Pindrop answers a report still being generated with a 200 "pending" body is unconfirmed. For a day
+    inside the grace window it means "not ready": failing would fail every sync of the day and starve the types
+    after this one. An older day cannot be pending (see the test above: an error)."""
+    monkeypatch.setattr(pindrop, "log", log)
+    token()
+    report(-2)
+    report(-1, body='{"status": "pending"}', content_type="application/json")
+    audit = "https://api2.us2.pindrop.com/v1/nightly_reports/audit/{}"
+    for offset in (-2, -1, 0):
+        responses.get(audit.format(day(offset).isoformat()), body="id,action\r\na-1,login\r\n")
+    recorder, state = run_update(pindrop, {**GOOD, "report_types": "calls,audit",
+                                           "start_date": day(-2).isoformat()})
+    assert state["calls"] == {"last_day_delivered": day(-2).isoformat()}
+    assert state["audit"] == {"last_day_delivered": day(0).isoformat()}
+    assert len(recorder.upserts("audit")) == 3
+    assert f"calls: the report for {day(-1)} is not generated yet (application/json" in log.text()
+
+
+@responses.activate
+def test_a_report_in_the_charset_its_content_type_names_is_decoded_in_it(pindrop, sleeps):
+    token()
+    responses.get(REPORT_URL.format(day(-1).isoformat()), body="id,caller\r\nc-1,Jos\xe9\r\n".encode("latin-1"),
+                  content_type="text/csv; charset=ISO-8859-1")
+    report(0, body="id,caller\r\nc-2,Zo\u00eb\r\n", content_type="text/csv")  # no charset: UTF-8
+    recorder, _ = run_update(pindrop, {**GOOD, "start_date": day(-1).isoformat()})
+    assert [row["caller"] for row in recorder.upserts("calls")] == ["Jos\u00e9", "Zo\u00eb"]
+
+
+@responses.activate
 def test_csv_under_any_other_content_type_and_an_empty_body_are_reports(pindrop, sleeps):
     token()
     report(-3, content_type="application/octet-stream")

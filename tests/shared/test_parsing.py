@@ -1,5 +1,7 @@
 """shared.parsing: JSON envelopes, streamed CSV and hardened XML."""
 
+import codecs
+
 import pytest
 import requests
 import responses
@@ -7,7 +9,7 @@ import urllib3
 
 from shared.http_client import Client, TransportError
 from shared.pagination import by_cursor, by_next_link, by_page_number
-from shared.parsing import PayloadError, body_chunks, csv_rows, json_body, require, xml_rows
+from shared.parsing import PayloadError, body_chunks, csv_rows, declared_charset, json_body, require, xml_rows
 from shared.redaction import Redactor
 
 
@@ -44,6 +46,17 @@ def test_every_paging_style_quotes_a_broken_body_through_the_clients_redactor(sl
         with pytest.raises(PayloadError) as error:
             next(walk)
         assert "SECRET-KEY-42" not in str(error.value)
+
+
+@pytest.mark.parametrize("content_type, expected", [
+    ("text/csv", "utf-8-sig"), ("text/csv; charset=utf-8", "utf-8-sig"), ("text/csv; charset=\"UTF8\"", "utf-8-sig"),
+    ("text/csv; charset=ISO-8859-1", "latin-1"), ("text/csv;charset=windows-1252; header=present", "cp1252"),
+    ("text/csv; charset=klingon", "utf-8-sig"), ("", "utf-8-sig"),
+])
+def test_the_declared_charset_and_only_it_decides_the_encoding(content_type, expected):
+    response = requests.Response()
+    response.headers["Content-Type"] = content_type
+    assert codecs.lookup(declared_charset(response)).name == codecs.lookup(expected).name
 
 
 def test_require_walks_the_envelope_and_fails_on_a_missing_key():
