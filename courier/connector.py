@@ -44,6 +44,7 @@ __TIMEOUT_S = (10.0, 60.0)  # connect, read
 __CHECKPOINT_EVERY_ROWS = 5_000  # messages: a crash re-reads at most this many rows (500 pages of 10)
 __WALK_MAX_AGE_S = 24 * 3600  # a saved page cursor older than this is not trusted (its lifetime is undocumented)
 __DAY_MS = 86_400_000
+__REFUSED_CURSOR_STATUSES = (400, 404, 410, 422)  # how Courier refuses an expired cursor is undocumented
 __AUTH_HINT = ("Courier rejected the API key: check 'api_key', and that it belongs to the workspace environment "
                "(test or production) you mean to sync")
 __SETUP_TEST_RETRY = RetryPolicy(max_attempts=2)  # a person is waiting: one retry, then the advice
@@ -251,7 +252,9 @@ def _now_ms() -> int:
 
 
 def _message_pages(http: Client, settings: Settings, walk: dict):
-    """Pages of the walk; a saved cursor the API no longer accepts restarts the walk from its lower bound."""
+    """Pages of the walk; a saved cursor the API no longer accepts restarts the walk from its lower bound, and so
+    does one answered with an empty last page (how an expired cursor is answered is undocumented: an empty
+    "end of list" would otherwise end the walk and move the watermark past the pages never read)."""
     params = {} if walk["enqueued_after"] is None else {"enqueued_after": str(walk["enqueued_after"])}
     if not walk["page_token"]:
         yield from _pages(http, settings, __MESSAGES, params)
@@ -259,9 +262,15 @@ def _message_pages(http: Client, settings: Settings, walk: dict):
     try:
         first = next(_pages(http, settings, __MESSAGES, params, start_cursor=walk["page_token"]))
     except HttpError as error:
-        if error.status not in (400, 404):
+        if error.status not in __REFUSED_CURSOR_STATUSES:
             raise
         log.warning(f"message: the saved page cursor was refused (HTTP {error.status}); restarting the walk")
+        walk["page_token"] = None
+        yield from _pages(http, settings, __MESSAGES, params)
+        return
+    if not first.records and not first.next_token:
+        log.warning("message: the saved page cursor led to an empty end of the list; restarting the walk, in "
+                    "case the cursor had expired")
         walk["page_token"] = None
         yield from _pages(http, settings, __MESSAGES, params)
         return

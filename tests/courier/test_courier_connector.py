@@ -316,6 +316,28 @@ def test_a_refused_saved_cursor_restarts_the_walk_from_its_lower_bound(courier, 
     assert final_state["message"]["watermark_ms"] == max(m["enqueued"] for m in fake.tables["messages"])
 
 
+@responses.activate
+def test_a_saved_cursor_answered_with_an_empty_end_of_list_restarts_the_walk(courier, sleeps, log, monkeypatch):
+    """How Courier answers an expired cursor is undocumented: an empty last page must not end the walk (the
+    watermark would move past every message of the pages never read)."""
+    monkeypatch.setattr(courier, "log", log)
+    for path in ("brands", "audit-events", "notifications"):
+        responses.get(f"{HOST}/{path}", json={"results": [], "paging": {"more": False}})
+    for path in ("audiences", "lists"):
+        responses.get(f"{HOST}/{path}", json={"items": [], "paging": {"more": False}})
+    responses.get(f"{HOST}/tenants", json={"items": [], "has_more": False})
+    responses.get(f"{HOST}/messages", json={"results": [], "paging": {"more": False}},
+                  match=[responses.matchers.query_param_matcher({"enqueued_after": "1", "cursor": "stale"})])
+    responses.get(f"{HOST}/messages", json={"results": [{"id": "m1", "enqueued": 9}, {"id": "m2", "enqueued": 8}],
+                                            "paging": {"more": False}},
+                  match=[responses.matchers.query_param_matcher({"enqueued_after": "1"})])
+    walk = {"enqueued_after": 1, "page_token": "stale", "max_enqueued": 5, "saved_at_s": int(time.time())}
+    recorder, state = run_update(courier, {"api_key": "k" * 12}, {"message": {"walk": walk}})
+    assert synced_ids(recorder, "message") == {"m1", "m2"}
+    assert state["message"] == {"watermark_ms": 9}
+    assert "led to an empty end of the list; restarting the walk" in log.text()
+
+
 def test_a_cursor_saved_too_long_ago_is_not_used(courier, sandbox, sleeps, log, monkeypatch):
     fake = CourierFake()
     box = sandbox(fake)
