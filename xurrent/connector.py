@@ -22,7 +22,7 @@ pacing, and a client-side limit of 20 requests per 2.2 seconds (the documented b
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 # The SDK: Connector wires schema/update/form; op emits rows and checkpoints; log writes to the sync log.
 from fivetran_connector_sdk import ConfigurationForm, Connector, Test, form_field
@@ -277,16 +277,26 @@ def lower_bound(entry: dict, table_name: str, settings: Settings) -> str | None:
 
 
 def walk_pages(http: Client, settings: Settings, table: Table, since: str | None, per_page: int):
-    """One walk's pages, following ``Link rel="next"`` verbatim; a link to another host is refused."""
+    """One walk's pages, following ``Link rel="next"`` verbatim on ``base_url``'s host (see ``on_base_host``)."""
     params = {"per_page": per_page, "sort": "updated_at", "fields": ",".join(table.fields)}
     if since:
         params["updated_at"] = f">={since}"
-    for page in by_next_link(http, f"{settings.base_url}/{table.name}", params=params,
-                             records_of=lambda body: _array(body, table.name)):
-        if page.next_token and _origin(page.next_token) != _origin(settings.base_url):
-            raise PaginationError(f"{table.name}: the next-page link points at another host than base_url; "
-                                  "refusing to send the token there")
-        yield page
+    yield from by_next_link(http, f"{settings.base_url}/{table.name}", params=params,
+                            records_of=lambda body: _array(body, table.name),
+                            follow=lambda link: on_base_host(link, settings.base_url, table.name))
+
+
+def on_base_host(link: str, base_url: str, table_name: str) -> str:
+    """The next link, on ``base_url``'s host: a server behind a custom domain may write its canonical host into
+    the links (the Ruby SDK keeps only their path). The token is never sent to another host, and a link whose
+    path is not under ``base_url``'s is refused."""
+    if _origin(link) == _origin(base_url):
+        return link
+    parts, base = urlsplit(link), urlsplit(base_url)
+    if not (parts.path + "/").startswith(base.path.rstrip("/") + "/"):
+        raise PaginationError(f"{table_name}: the next-page link points at another host than base_url, outside "
+                              "its path; refusing to send the token there")
+    return urlunsplit((base.scheme, base.netloc, parts.path, parts.query, ""))
 
 
 def note_updated_at(walk: dict, updated_at: str, table: Table) -> None:

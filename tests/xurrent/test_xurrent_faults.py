@@ -110,12 +110,28 @@ def test_a_record_without_an_id_fails(xurrent, sleeps):
 
 
 @responses.activate
-def test_a_next_link_to_another_host_is_refused(xurrent, sleeps):
+def test_a_next_link_to_another_host_outside_the_api_path_is_refused(xurrent, sleeps):
     responses.get(f"{HOST}/organizations", json=[{"id": 1, "updated_at": "2024-01-01T00:00:00Z"}],
-                  headers={"Link": '<https://elsewhere.example.com/v1/organizations?search_after=x>; rel="next"'})
-    with pytest.raises(PaginationError, match="another host than base_url"):
+                  headers={"Link": '<https://elsewhere.example.com/collect?search_after=x>; rel="next"'})
+    with pytest.raises(PaginationError, match="another host than base_url, outside its path"):
         run_update(xurrent, CONFIGURATION)
     assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_a_next_link_on_the_canonical_host_is_followed_on_the_custom_domain(xurrent, sleeps):
+    """Behind a custom domain the server may write its canonical host into the links; the path and query are
+    followed on base_url's host, and the token never goes to the other one."""
+    custom = "https://api.example-corp.com/v1"
+    responses.get(f"{custom}/organizations", json=[{"id": 1, "updated_at": "2024-01-01T00:00:00Z"}],
+                  headers={"Link": f'<{HOST}/organizations?search_after=x%2B1&sort=updated_at>; rel="next"'})
+    responses.get(f"{custom}/organizations", json=[{"id": 2, "updated_at": "2024-01-01T00:00:01Z"}])
+    for table in ("products", "projects"):
+        responses.get(f"{custom}/{table}", json=[])
+    recorder, _ = run_update(xurrent, {**CONFIGURATION, "base_url": custom})
+    assert [row["id"] for row in recorder.upserts("organizations")] == [1, 2]
+    assert responses.calls[1].request.url == f"{custom}/organizations?search_after=x%2B1&sort=updated_at"
+    assert all(call.request.url.startswith(custom) for call in responses.calls)
 
 
 @responses.activate
