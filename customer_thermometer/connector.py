@@ -197,6 +197,7 @@ def sync_by_windows(http: Client, settings: Settings, state: dict, typer: ValueT
     if window_days is not None:
         window_days = saved(positive_int, window_days, f"{method.table} window_days", "a whole number of days")
     progress = TableProgress(method.table, log, every_rows=__CHECKPOINT_EVERY_ROWS, unit="windows")
+    filter_warned = False
 
     def fetch(start: date, end: date, limit: int) -> list[dict]:
         params = {"fromDate": start.isoformat(), "toDate": end.isoformat(), "limit": limit}
@@ -209,6 +210,12 @@ def sync_by_windows(http: Client, settings: Settings, state: dict, typer: ValueT
             # Upsert: a response re-read by an overlap or the lookback replaces its earlier version.
             op.upsert(table=method.table, data=row)
         progress.page_done(len(window.rows), f"{window.first}..{window.last}")
+        if not filter_warned and dated_after(window.rows, method.window_date, window.last + timedelta(days=2)):
+            filter_warned = True
+            log.warning(f"{method.table}: a window returned rows whose {method.window_date} is days after the window "
+                        "(more than any time zone explains): the API seems to filter by blast date, and answers "
+                        "that arrive later than lookback_days after their blast would be missed. Set lookback_days "
+                        "to how long your surveys collect answers")
         complete_through = min(window.last, last_complete_day) - timedelta(days=settings.lookback_days)
         entry["cursor"] = max(first_day, complete_through).isoformat()
         entry["window_days"] = window.next_days
@@ -220,6 +227,13 @@ def sync_by_windows(http: Client, settings: Settings, state: dict, typer: ValueT
     # Checkpoint: the walk is complete.
     op.checkpoint(state)
     progress.finished(f"the next sync starts at {entry.get('cursor')}")
+
+
+def dated_after(rows: list[dict], column: str | None, last_day: date) -> bool:
+    """Whether a row's ``column`` (a UTC timestamp) falls after ``last_day``: evidence that the date filter is not
+    on that column, since the contract leaves open whether it is the response date or the blast date."""
+    after = (last_day + timedelta(days=1)).isoformat()
+    return column is not None and any((row.get(column) or "") >= after for row in rows)
 
 
 def positive_int(value: object) -> int:

@@ -153,3 +153,33 @@ def test_a_configured_base_url_is_used_as_given(ct, sleeps):
                                                      else ""))
     run_update(ct, {"api_key": KEY, "base_url": "https://eu.example.com/ct/api.php"})
     assert len(responses.calls) == 10
+
+
+@responses.activate
+def test_rows_dated_days_after_their_window_warn_that_the_filter_may_be_on_the_blast_date(ct, sleeps):
+    """Whether fromDate/toDate filter the response date or the blast date is unconfirmed. Under a response-date
+    filter no row can be dated after its window (plus a day for time zones); one that is shows a blast-date
+    filter, under which answers arriving after the lookback would be missed: the log says what to change."""
+    def blast_date_filter(request):
+        query = {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
+        if query["getMethod"] != "getBlastResults":
+            body = EMPTY.get(query["getMethod"], "7")
+        elif query["fromDate"] <= "2026-05-01" <= query["toDate"]:  # a blast of 1 May, answered on 20 May
+            body = BLAST_RESULT.replace("2024-01-31 13:45:00", "2026-05-20 08:00:00")
+        else:
+            body = EMPTY["getBlastResults"]
+        return 200, {"Content-Type": "text/xml" if body.startswith("<") else "text/plain"}, body
+
+    responses.add_callback(responses.GET, HOST, callback=blast_date_filter)
+    recorder, _ = run_update(ct, {"api_key": KEY}, {"blast_result": {"cursor": "2026-04-28", "window_days": 5}})
+    assert "88001" in {row["response_id"] for row in recorder.upserts("blast_result")}
+    warnings = [line for level, line in ct.log.lines if level == "WARNING" and "filter by blast date" in line]
+    assert len(warnings) == 1 and "response_date is days after the window" in warnings[0]
+    assert "Set lookback_days to how long your surveys collect answers" in warnings[0]
+
+
+@responses.activate
+def test_rows_inside_their_window_give_no_filter_warning(ct, sleeps):
+    answer({"getBlastResults": BLAST_RESULT})  # 2024-01-31, inside the one window asked for
+    run_update(ct, {"api_key": KEY})
+    assert not any("filter by blast date" in line for _, line in ct.log.lines)
