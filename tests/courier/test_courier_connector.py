@@ -68,6 +68,15 @@ def test_tenants_walk_every_page_with_limit_100_and_the_top_level_cursor(courier
 HOST = "https://api.courier.com"
 
 
+def empty_full_scans() -> None:
+    """Every full-scan endpoint at the real host answers one empty page (for tests about /messages)."""
+    for path in ("brands", "audit-events", "notifications"):
+        responses.get(f"{HOST}/{path}", json={"results": [], "paging": {"more": False}})
+    for path in ("audiences", "lists"):
+        responses.get(f"{HOST}/{path}", json={"items": [], "paging": {"more": False}})
+    responses.get(f"{HOST}/tenants", json={"items": [], "has_more": False})
+
+
 def _paged(key: str, first: list, second: list, cursor: str) -> list[dict]:
     """Two pages of envelope A or B: ``paging.cursor``/``paging.more``, rows under ``key``."""
     return [{key: first, "paging": {"cursor": cursor, "more": True}},
@@ -145,11 +154,7 @@ def test_a_cursor_returned_twice_fails_instead_of_looping(courier, sleeps):
 
 @responses.activate
 def test_a_message_without_enqueued_is_delivered_and_the_watermark_comes_from_the_others(courier, sleeps):
-    for path in ("brands", "audit-events", "notifications"):
-        responses.get(f"{HOST}/{path}", json={"results": [], "paging": {"more": False}})
-    for path in ("audiences", "lists"):
-        responses.get(f"{HOST}/{path}", json={"items": [], "paging": {"more": False}})
-    responses.get(f"{HOST}/tenants", json={"items": [], "has_more": False})
+    empty_full_scans()
     responses.get(f"{HOST}/messages", json={"results": [{"id": "m1", "status": "ENQUEUED"},
                                                         {"id": "m2", "enqueued": 1562611073426}],
                                             "paging": {"more": False}})
@@ -206,11 +211,7 @@ def test_a_message_enqueued_in_the_future_does_not_push_the_watermark_past_now(c
     """One message stamped a year ahead would otherwise set every later walk's bound past the messages enqueued
     until then."""
     monkeypatch.setattr(courier, "log", log)
-    for path in ("brands", "audit-events", "notifications"):
-        responses.get(f"{HOST}/{path}", json={"results": [], "paging": {"more": False}})
-    for path in ("audiences", "lists"):
-        responses.get(f"{HOST}/{path}", json={"items": [], "paging": {"more": False}})
-    responses.get(f"{HOST}/tenants", json={"items": [], "has_more": False})
+    empty_full_scans()
     now_ms = int(time.time() * 1000)
     responses.get(f"{HOST}/messages", json={"results": [{"id": "m1", "enqueued": now_ms + 365 * DAY_MS},
                                                         {"id": "m2", "enqueued": now_ms - DAY_MS}],
@@ -321,11 +322,7 @@ def test_a_saved_cursor_answered_with_an_empty_end_of_list_restarts_the_walk(cou
     """How Courier answers an expired cursor is undocumented: an empty last page must not end the walk (the
     watermark would move past every message of the pages never read)."""
     monkeypatch.setattr(courier, "log", log)
-    for path in ("brands", "audit-events", "notifications"):
-        responses.get(f"{HOST}/{path}", json={"results": [], "paging": {"more": False}})
-    for path in ("audiences", "lists"):
-        responses.get(f"{HOST}/{path}", json={"items": [], "paging": {"more": False}})
-    responses.get(f"{HOST}/tenants", json={"items": [], "has_more": False})
+    empty_full_scans()
     responses.get(f"{HOST}/messages", json={"results": [], "paging": {"more": False}},
                   match=[responses.matchers.query_param_matcher({"enqueued_after": "1", "cursor": "stale"})])
     responses.get(f"{HOST}/messages", json={"results": [{"id": "m1", "enqueued": 9}, {"id": "m2", "enqueued": 8}],
