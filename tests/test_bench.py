@@ -84,3 +84,12 @@ def test_wire_sink_takes_the_sdks_encoded_records_and_counts_the_rows_between_ch
     source.update({}, {}, sink)
     assert (sink.records, sink.checkpoints, sink.buffered_max, sink.buffered) == (25, 2, 10, 5)
     assert sink.wire_bytes > 25 * len("idname")  # the column names and their encoded values
+
+
+def test_repeated_runs_keep_the_fastest_of_each_child_and_the_largest_memory_and_requests():
+    ingests = [{"seconds": 30.0, "id": "i0"}, {"seconds": 24.0, "id": "i1"}]
+    syncs = [{"seconds": 29.0, "peak_rss_kb": 200, "id": "s0"}, {"seconds": 35.0, "peak_rss_kb": 210, "id": "s1"}]
+    transports = [{"seconds": 1.6, "id": "t0"}, {"seconds": 1.2, "id": "t1"}]
+    ingest, sync, transport, requests = bench.fastest_runs(ingests, syncs, transports, [31, 31])
+    assert (ingest["id"], sync["id"], transport["id"]) == ("i1", "s0", "t1")
+    assert sync["peak_rss_kb"] == 210 and requests == 31
