@@ -185,7 +185,9 @@ def sync_report_type(http: Client, settings: Settings, state: dict, report_type:
                 log.info(f"{report_type}: the report for {day}, empty before, answers {absent.answer} now; "
                          "it is asked for again next sync")
                 continue
-            if last_day is not None and day <= last_day:  # the lookback's re-read of a delivered day: go on
+            if day.isoformat() not in empty_days and last_day is not None and day <= last_day:
+                # The lookback's re-read of a day delivered with rows: go on. (An empty day past the window takes
+                # the path below, which makes it final and drops it from empty_days.)
                 log.info(f"{report_type}: the report for {day}, delivered before, answers {absent.answer} "
                          "now; its rows stay as delivered")
                 continue

@@ -206,6 +206,23 @@ def test_an_empty_report_that_answers_404_later_does_not_hold_up_the_days_after_
     assert state2["calls"] == {"last_day_delivered": day(-1).isoformat(), "empty_days": [day(-3).isoformat()]}
 
 
+def test_an_empty_report_that_answers_404_is_dropped_once_older_than_the_grace_window(pindrop, fake_box, sleeps,
+                                                                                    monkeypatch):
+    """Else it stays in empty_days for ever: the state grows by a day, and every sync asks for one more report."""
+    fake, box, configuration = fake_box(empty={("calls", day(-3).isoformat())})
+    _, state = run_update(pindrop, configuration)
+    assert state["calls"]["empty_days"] == [day(-3).isoformat()]
+    fake.control_set_missing("calls", day(-3).isoformat())  # the empty report is not kept
+    later = day(1)  # day -3 is now 4 days old: past the 3-day window
+    fake.control_set_today(later.isoformat())
+    monkeypatch.setattr(pindrop, "today_utc", lambda: later)
+    _, state2 = run_update(pindrop, configuration, state)
+    assert "empty_days" not in state2["calls"]
+    box.requests.clear()
+    run_update(pindrop, configuration, state2)
+    assert day(-3).isoformat() not in requested_days(box, "calls")
+
+
 def test_a_delivered_report_that_answers_404_when_read_again_does_not_hold_up_the_days_after_it(
         pindrop, fake_box, sleeps, monkeypatch, log):
     """The lookback reads the last delivered day again; if its report is gone by then (how long Pindrop keeps
