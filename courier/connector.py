@@ -210,7 +210,7 @@ def _walk_shape(walk: object) -> dict:
         raise ValueError("not a walk")
     bounds = {key: None if walk.get(key) is None else _epoch_ms(walk[key])
               for key in ("enqueued_after", "max_enqueued")}
-    return {**walk, **bounds, "saved_at_s": float(walk.get("saved_at_s", 0))}
+    return {**walk, **bounds, "page_token": walk.get("page_token"), "saved_at_s": float(walk.get("saved_at_s", 0))}
 
 
 def _epoch_ms(value: object) -> int:

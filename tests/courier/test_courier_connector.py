@@ -317,6 +317,17 @@ def test_a_refused_saved_cursor_restarts_the_walk_from_its_lower_bound(courier, 
     assert final_state["message"]["watermark_ms"] == max(m["enqueued"] for m in fake.tables["messages"])
 
 
+@pytest.mark.parametrize("walk", [{}, {"enqueued_after": 1, "max_enqueued": 5, "saved_at_s": 0}])
+@responses.activate
+def test_a_saved_walk_edited_down_to_no_page_cursor_starts_a_new_walk_from_the_watermark(courier, sleeps, walk):
+    """A state edited by hand (its walk emptied, or its page_token deleted) re-reads; it does not crash."""
+    empty_full_scans()
+    responses.get(f"{HOST}/messages", json={"results": [{"id": "m1", "enqueued": 9_000}], "paging": {"more": False}},
+                  match=[responses.matchers.query_param_matcher({"enqueued_after": str(7_000 - 3 * DAY_MS)})])
+    recorder, state = run_update(courier, {"api_key": "k" * 12}, {"message": {"watermark_ms": 7_000, "walk": walk}})
+    assert synced_ids(recorder, "message") == {"m1"} and state["message"] == {"watermark_ms": 9_000}
+
+
 @responses.activate
 def test_a_saved_cursor_answered_with_an_empty_end_of_list_restarts_the_walk(courier, sleeps, log, monkeypatch):
     """How Courier answers an expired cursor is undocumented: an empty last page must not end the walk (the
