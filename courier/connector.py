@@ -259,18 +259,18 @@ def _message_pages(http: Client, settings: Settings, walk: dict):
     if not walk["page_token"]:
         yield from _pages(http, settings, __MESSAGES, params)
         return
+    restart_because = None
     try:
         first = next(_pages(http, settings, __MESSAGES, params, start_cursor=walk["page_token"]))
     except HttpError as error:
         if error.status not in __REFUSED_CURSOR_STATUSES:
             raise
-        log.warning(f"message: the saved page cursor was refused (HTTP {error.status}); restarting the walk")
-        walk["page_token"] = None
-        yield from _pages(http, settings, __MESSAGES, params)
-        return
-    if not first.records and not first.next_token:
-        log.warning("message: the saved page cursor led to an empty end of the list; restarting the walk, in "
-                    "case the cursor had expired")
+        restart_because = f"was refused (HTTP {error.status})"
+    else:
+        if not first.records and not first.next_token:
+            restart_because = "led to an empty end of the list"
+    if restart_because:
+        log.warning(f"message: the saved page cursor {restart_because}; restarting the walk")
         walk["page_token"] = None
         yield from _pages(http, settings, __MESSAGES, params)
         return

@@ -341,8 +341,9 @@ def column_names(header: list[str], key_column: str) -> dict[str, str]:
     """Column by header name; header names that Fivetran's renaming makes one column (``Status`` and ``status``,
     ``First Name`` and ``first_name``) are an error: the destination would keep one of the values."""
     names = {name: column_name(name, key_column) for name in header}
-    filled = Counter(destination_name(column) for column in names.values())
-    clashing = sorted(name for name in header if filled[destination_name(names[name])] > 1)
+    renamed = {name: destination_name(column) for name, column in names.items()}
+    filled = Counter(renamed.values())
+    clashing = sorted(name for name in header if filled[renamed[name]] > 1)
     if clashing:
         raise PayloadError(f"CSV header names {clashing} would fill the same column")
     return names
