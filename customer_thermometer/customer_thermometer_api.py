@@ -8,6 +8,7 @@ Window, fetch_rows, fetch_metric, walk_windows
 """
 
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -18,10 +19,11 @@ from shared.flatten import ValueTyper, flatten_record, to_flag
 from shared.http_client import Client
 from shared.parsing import PayloadError, xml_rows
 
-WINDOW_GROWTH_MAX = 4  # a window after a sparse one is at most this many times longer
-# The share of the limit a window aims at: half at first and after a full answer (responses cluster after a blast),
-# then a tenth more after each complete one, up to 85%: steady data takes fewer, fuller calls.
-FILL_FIRST, FILL_STEP, FILL_MAX = 0.5, 0.1, 0.85
+WINDOW_GROWTH_MAX = 4  # a window reaches at most this many times the last one's length into unknown days
+# The share of the limit a window aims at where it has to guess: half at first and after a full answer (responses
+# cluster after a blast), then a tenth more after each complete one, up to 85%: steady data takes fewer, fuller
+# calls. Where a full answer has shown the rows of each day, 90%.
+FILL_FIRST, FILL_STEP, FILL_MAX, FILL_KNOWN = 0.5, 0.1, 0.85, 0.9
 FLAG_COLUMNS = frozenset({"response_bounced", "comment_hidden"})  # "1"/"0" in the XML
 DATE_COLUMNS = frozenset({"response_date", "blast_date", "date_submitted"})
 _NUMBER = re.compile(rb"[+-]?\d+(?:\.\d+)?")
@@ -160,50 +162,122 @@ def walk_windows(fetch: Callable[[date, date, int], list], first_day: date, last
     """Consecutive windows from ``first_day`` to ``last_day``, oldest first, each read completely.
 
     ``fetch(from, to, limit)`` makes one call; ``label`` (the table) starts each log line. The API silently keeps
-    only the latest ``limit`` rows, so a window answered with ``row_limit`` rows is narrowed and read again; a
-    single full day is read once more with ``day_row_limit`` (see ``_read_whole``). The first window spans the
-    whole range (an empty decade costs one call), or ``first_days`` (the size a resumed walk had reached). Later
-    ones are sized from the density just seen, aiming at a share of the limit that starts at half and grows
-    while answers stay below it (``FILL_FIRST``, ``FILL_STEP``, ``FILL_MAX``). After a full window, empty
-    windows reach at most half way to its end (a bisection: an empty stretch before dense data costs a few cheap
-    empty answers rather than repeated full ones) until rows show the density.
+    only the latest ``limit`` rows, so a window answered with ``row_limit`` rows is narrowed (to at most half) and
+    read again; a single full day is read once more with ``day_row_limit`` (see ``_read_whole``). The first window
+    spans the whole range (an empty decade costs one call), or ``first_days`` (the size a resumed walk had
+    reached); ``_Plan`` sizes every later one from what the answers so far have shown.
     toDate is taken to be inclusive, but a multi-day window is followed by one that starts on its last day, so
     that no day of it is lost if toDate turned out to be exclusive; a one-day window that comes back empty (as
     every one would, were toDate exclusive) is read again as a two-day window (``_read_lone_day``). Upserts by key
     absorb the re-read rows.
     """
-    start, span, full_end = first_day, first_days or (last_day - first_day).days + 1, None
-    aim = FILL_FIRST
-    while start <= last_day:
-        if full_end is not None and start < full_end:
-            span = min(span, max(1, ((full_end - start).days + 1) // 2))
-        end = min(start + timedelta(days=span - 1), last_day)
+    plan = _Plan(row_limit, date_column)
+    start = first_day
+    end = last_day if first_days is None else min(last_day, start + timedelta(days=first_days - 1))
+    while True:
         rows = fetch(start, end, row_limit)
         if not rows and start == end:
             end = start + timedelta(days=1)
             rows = _read_lone_day(fetch, start, end, row_limit, day_row_limit, log, label)
         elif len(rows) >= row_limit and start < end:
-            aim = FILL_FIRST
-            span, full_end = _narrower_span(rows, start, end, row_limit, date_column), end
-            log.info(f"{label}: {start}..{end} came back full ({len(rows)} rows, the limit): reading {span}-day "
-                     f"windows")
+            plan.saw_full(rows, start, end)
+            full_end, end = end, plan.next_end(start, last_day, narrowing=end)
+            log.info(f"{label}: {start}..{full_end} came back full ({len(rows)} rows, the limit): reading "
+                     f"{start}..{end} instead")
             continue
         elif len(rows) >= row_limit:
             log.info(f"{label}: {start} alone holds {row_limit} rows or more: reading it with limit={day_row_limit}")
             rows = _read_whole(fetch, start, end, row_limit, day_row_limit)
-        aim = min(FILL_MAX, aim + FILL_STEP)
-        span = _wider_span(len(rows), (end - start).days + 1, row_limit, aim)
-        if full_end is not None and not rows:  # bisect towards the data (the cap above halves the rest)
-            span = (full_end - end).days + 1
-        full_end = None if rows else full_end
-        if end > start:  # the next window re-reads this one's last day, so it must reach one day further
-            next_start, span = end, max(span, 2)
-        else:
-            next_start = end + timedelta(days=1)
-        yield Window(start, end, rows, span)
+        plan.saw_complete(rows, start, end)
         if end >= last_day:
+            yield Window(start, end, rows, 1)
             return
-        start = next_start
+        # the next window re-reads a multi-day window's last day (toDate might be exclusive), so it spans 2+ days
+        next_start = end if end > start else end + timedelta(days=1)
+        next_end = plan.next_end(next_start, last_day, at_least_days=2 if end > start else 1)
+        yield Window(start, end, rows, (next_end - next_start).days + 1)
+        start, end = next_start, next_end
+
+
+class _Plan:
+    """What the answers so far say about the days ahead, to size the next window. Only a size hint: correctness
+    comes from reading again every window that comes back full.
+
+    ``known`` holds rows per day as answers showed them: every day of a complete window, and the days of a full
+    answer after its earliest one (the API keeps the latest rows, so those days came back whole, if "latest" is by
+    the filtered date, which is unconfirmed). A window may take ``FILL_KNOWN`` of the limit in such rows. Other
+    days are estimated at the density last seen, aiming at a share of the limit that starts at half and grows
+    after each complete window (``FILL_FIRST``, ``FILL_STEP``, ``FILL_MAX``): responses cluster after a blast, so
+    a guess is kept modest. A window reaches at most ``WINDOW_GROWTH_MAX`` times the last one's length into days
+    nothing is known of. After a full window, empty windows reach at most half way to its cut (a bisection: an
+    empty stretch before dense data costs a few cheap empty answers rather than repeated full ones).
+    """
+
+    def __init__(self, row_limit: int, date_column: str | None):
+        self.row_limit, self.date_column = row_limit, date_column
+        self.known: dict[date, int] = {}
+        self.density = 0.0  # rows per day, for days not in ``known``
+        self.aim = FILL_FIRST
+        self.last_days: int | None = None  # the length of the last complete window
+        self.bisect_to: date | None = None  # set by a full answer, kept while the windows after it are empty
+
+    def saw_full(self, rows: list, start: date, end: date) -> None:
+        counts = self._days(rows, start, end)
+        self.aim = FILL_FIRST
+        if not counts:  # no dates to go by: half the window, at the density it showed
+            self.density, self.bisect_to = len(rows) / ((end - start).days + 1), end
+            return
+        cut = min(counts)  # the day the API's cut fell on: it may hold more rows than came back
+        for day in _days_between(start, end):
+            if day >= cut:  # the cut's own count is only a floor: it may hold more than came back
+                self.known[day] = counts.get(day, 0)
+            else:
+                self.known.pop(day, None)
+        self.density = len(rows) / ((max(counts) - cut).days + 1)
+        self.bisect_to = cut
+
+    def saw_complete(self, rows: list, start: date, end: date) -> None:
+        counts = self._days(rows, start, end)
+        for day in _days_between(start, end):
+            self.known[day] = counts.get(day, 0)
+        # the density from the first row on: data that begins inside the window is not diluted by the empty days
+        self.density = len(rows) / ((end - min(counts)).days + 1) if counts else len(rows) / ((end - start).days + 1)
+        self.aim = min(FILL_MAX, self.aim + FILL_STEP)
+        self.last_days = (end - start).days + 1
+        if rows:
+            self.bisect_to = None
+
+    def next_end(self, start: date, last_day: date, *, at_least_days: int = 1, narrowing: date | None = None) -> date:
+        """The last day of the next window from ``start``: as far as the rows expected stay within the limit's
+        share. ``narrowing``: the end of the full window just read from ``start``, of which it takes at most half.
+        """
+        limit, unknown_days = last_day, WINDOW_GROWTH_MAX * self.last_days if self.last_days else None
+        if self.bisect_to is not None and start < self.bisect_to and not narrowing:
+            limit, unknown_days = start + timedelta(days=(self.bisect_to - start).days // 2), None
+        if narrowing is not None:
+            limit = min(limit, start + timedelta(days=((narrowing - start).days + 1) // 2 - 1))
+        budget = self.row_limit * FILL_KNOWN
+        guess = self.density * FILL_KNOWN / self.aim  # a day's share of the budget when nothing is known of it
+        end, expected, day = start, 0.0, start
+        while day <= limit:
+            rows = self.known.get(day)
+            if rows is None:
+                rows = guess
+                if unknown_days is not None:
+                    unknown_days -= 1
+            if day > start and (expected + rows > budget or (unknown_days is not None and unknown_days < 0)):
+                break
+            end, expected, day = day, expected + rows, day + timedelta(days=1)
+        return max(end, min(start + timedelta(days=at_least_days - 1), last_day))
+
+    def _days(self, rows: list, start: date, end: date) -> Counter:
+        """Rows per UTC day inside the window (a row outside it, e.g. by the account's timezone, says nothing)."""
+        days = (day_of(row, self.date_column) for row in rows)
+        return Counter(day for day in days if day is not None and start <= day <= end)
+
+
+def _days_between(start: date, end: date) -> Iterator[date]:
+    return (start + timedelta(days=n) for n in range((end - start).days + 1))
 
 
 def _read_lone_day(fetch, day: date, next_day: date, row_limit: int, day_row_limit: int, log, label: str) -> list:
@@ -233,29 +307,3 @@ def _read_whole(fetch, first: date, last: date, row_limit: int, day_row_limit: i
               f"call at {row_limit}" if len(rows) == row_limit else
               f"holds {len(rows)} rows or more, the most one call returns (limit={day_row_limit})")
     raise WindowTooFull(f"{what} {reason}; a day cannot be split further, so the sync stops instead of skipping rows")
-
-
-def _narrower_span(rows: list, start: date, end: date, row_limit: int, date_column: str | None) -> int:
-    """Days for the next try after a full window, aiming at half a limit: at most half the days, less if the
-    rows that came back say so.
-
-    Only a size hint (correctness comes from re-reading until no window is full): the density of the rows that
-    came back, and the day of the earliest one, since the API keeps the latest rows, so that day is where the
-    cut fell (a busy day then gets a window of its own quickly).
-    """
-    days = (end - start).days + 1
-    seen = sorted(d for d in (day_of(row, date_column) for row in rows) if d is not None and start <= d <= end)
-    estimate = days // 2
-    if seen:
-        covered_days = (seen[-1] - seen[0]).days + 1
-        estimate = covered_days * int(row_limit * FILL_FIRST) // len(rows)
-        if seen[0] > start:
-            estimate = min(estimate, (seen[0] - start).days)
-    return max(1, min(days // 2, estimate))
-
-
-def _wider_span(row_count: int, days: int, row_limit: int, aim: float = FILL_FIRST) -> int:
-    """Days for the next window after a complete one: about ``aim`` of a limit at the density just seen."""
-    if row_count == 0:
-        return days * WINDOW_GROWTH_MAX
-    return max(1, min(days * WINDOW_GROWTH_MAX, days * int(row_limit * aim) // row_count))
