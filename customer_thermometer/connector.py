@@ -50,6 +50,10 @@ __DAY_ROW_LIMIT = 100_000  # a single full day is read once more with this (a ve
 __METRIC_WINDOW_DAYS = 30  # each metric covers the 30 UTC days ending on the capture day, both included
 __METRIC_RESULT_LIMIT = 100_000  # sent with metrics, which otherwise count only the latest 100 results
 __CHECKPOINT_EVERY_ROWS = 5_000  # windowed tables: a crash re-reads at most about this many rows
+# The text fields of a response in the contract (a comment row is taken to carry the same; unconfirmed)
+__RESPONSE_TEXT = {field: "STRING" for field in (
+    "response", "temperature_id", "recipient", "first_name", "last_name", "company", "comment", "blast_id",
+    "thermometer_id", *(f"custom_{n}" for n in range(1, 13)))}
 __TIMEOUT_S = (10.0, 120.0)  # connect, read (a full window is a large body)
 __SETUP_TEST_ATTEMPTS = 2
 __AUTH_HINT = "Check 'api_key' (Customer Thermometer: Settings > API)"
@@ -96,15 +100,19 @@ def read_settings(configuration: dict) -> Settings:
 
 
 def schema(configuration: dict):
-    """Every table with its key; keys are text as delivered, flags BOOLEAN, dates UTC_DATETIME."""
+    """Every table with its key; keys and the documented text fields STRING, flags BOOLEAN, dates UTC_DATETIME.
+
+    XML carries text only, but the destination types an undeclared column from its values (a thermometer named
+    "1.10" would make ``name`` a number column), so every field the contract names is declared."""
     return [
         {"table": "blast_result", "primary_key": ["response_id"],
          "columns": {"response_id": "STRING", "response_date": "UTC_DATETIME", "blast_date": "UTC_DATETIME",
-                     "response_bounced": "BOOLEAN", "comment_hidden": "BOOLEAN"}},
+                     "response_bounced": "BOOLEAN", "comment_hidden": "BOOLEAN", **__RESPONSE_TEXT}},
         {"table": "comment", "primary_key": ["response_id"],
-         "columns": {"response_id": "STRING", "date_submitted": "UTC_DATETIME", "comment_hidden": "BOOLEAN"}},
-        {"table": "recipient_list", "primary_key": ["id"], "columns": {"id": "STRING"}},
-        {"table": "thermometer", "primary_key": ["id"], "columns": {"id": "STRING"}},
+         "columns": {"response_id": "STRING", "date_submitted": "UTC_DATETIME", "comment_hidden": "BOOLEAN",
+                     **__RESPONSE_TEXT}},
+        {"table": "recipient_list", "primary_key": ["id"], "columns": {"id": "STRING", "name": "STRING"}},
+        {"table": "thermometer", "primary_key": ["id"], "columns": {"id": "STRING", "name": "STRING"}},
         {"table": "metric", "primary_key": ["metric", "captured_date"],
          "columns": {"metric": "STRING", "captured_date": "NAIVE_DATE", "captured_at": "UTC_DATETIME",
                      "window_from": "NAIVE_DATE", "window_to": "NAIVE_DATE", "value": "DOUBLE",

@@ -426,3 +426,9 @@ def test_schema_declares_every_table_key_and_types(ct):
     assert tables["blast_result"]["columns"]["response_bounced"] == "BOOLEAN"
     assert tables["comment"]["columns"]["date_submitted"] == "UTC_DATETIME"
     assert tables["metric"]["columns"]["value"] == "DOUBLE"
+    text = {"response", "temperature_id", "recipient", "first_name", "last_name", "company", "comment", "blast_id",
+            "thermometer_id", *(f"custom_{n}" for n in range(1, 13))}
+    for table in ("blast_result", "comment"):
+        assert {c for c, kind in tables[table]["columns"].items() if kind == "STRING"} == text | {"response_id"}
+    assert tables["thermometer"]["columns"] == tables["recipient_list"]["columns"] == {"id": "STRING",
+                                                                                       "name": "STRING"}

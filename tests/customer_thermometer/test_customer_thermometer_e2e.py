@@ -63,3 +63,24 @@ def test_a_failing_sync_prints_no_key(runner, sleeps, capfd):
     assert not runner.sync({"api_key": CANARY, "base_url": "http://127.0.0.1:9/api.php"})
     out = capfd.readouterr().out
     assert "getThermometers failed after 5 attempts" in out and CANARY not in out
+
+
+@pytest.mark.e2e
+def test_text_that_looks_like_a_number_or_a_flag_lands_as_the_text_sent(runner, sandbox, sleeps):
+    """XML is text; the destination would type an undeclared column from its values ("1.10" a number, "T" a
+    flag) and later widen it, rewriting earlier rows. The documented fields are declared STRING."""
+    fake = CustomerThermometerFake(responses=50, busy_day_rows=0)
+    fake.thermometers[0]["name"], fake.thermometers[1]["name"] = "1.10", "T"
+    fake.recipient_lists[0]["name"] = "007"
+    fake.responses[0].update(company="1.50", custom_3="true", custom_4="F", comment="0012")
+    assert runner.sync(sandbox(fake).configuration("customer_thermometer"))
+    names = {row["id"]: row["name"] for row in runner.rows("thermometer")}
+    assert names["1"] == "1.10" and names["2"] == "T"
+    assert {row["name"] for row in runner.rows("recipient_list")} >= {"007"}
+    response = next(r for r in runner.rows("blast_result") if r["response_id"] == fake.responses[0]["response_id"])
+    assert (response["company"], response["custom_3"], response["custom_4"]) == ("1.50", "true", "F")
+    assert response["comment"] == "0012" and response["temperature_id"] == fake.responses[0]["temperature_id"]
+    types = dict(runner.query("select table_name || '.' || column_name, data_type from information_schema.columns "
+                              "where table_schema = 'tester'"))
+    assert {types[c] for c in ("thermometer.name", "recipient_list.name", "blast_result.company",
+                               "blast_result.custom_3", "blast_result.temperature_id", "comment.comment")} == {"VARCHAR"}
