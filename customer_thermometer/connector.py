@@ -201,9 +201,7 @@ def sync_by_windows(http: Client, settings: Settings, state: dict, typer: ValueT
         restart = max(settings.from_date, last_complete_day - timedelta(days=settings.lookback_days))
         first_day = not_in_future(first_day, max(settings.from_date, last_complete_day), restart=restart,
                                   what=f"{method.table} cursor", log=log)
-    window_days = entry.get("window_days")
-    if window_days is not None:
-        window_days = saved(positive_int, window_days, f"{method.table} window_days", "a whole number of days")
+    window_days = saved_window_days(entry.get("window_days"), method.table)
     progress = TableProgress(method.table, log, every_rows=__CHECKPOINT_EVERY_ROWS, unit="windows")
     filter_warned = False
 
@@ -244,11 +242,22 @@ def dated_after(rows: list[dict], column: str | None, last_day: date) -> bool:
     return column is not None and any((row.get(column) or "") >= after for row in rows)
 
 
-def positive_int(value: object) -> int:
-    """A saved window size: a whole number of days, at least one."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError("not a positive integer")
-    return value
+def saved_window_days(value: object, table: str) -> int | None:
+    """The first window's length for a resumed walk. Only a size hint, so a value that is not a whole number of
+    days of at least one (a hand edit; ``3.0`` and ``"3"`` are read as 3) is ignored with a warning."""
+    if value is None:
+        return None
+    try:
+        days = float(value) if isinstance(value, (str, float)) and not isinstance(value, bool) else value
+        if isinstance(days, float) and days.is_integer():
+            days = int(days)
+    except ValueError:
+        days = None
+    if isinstance(days, int) and not isinstance(days, bool) and days >= 1:
+        return days
+    log.warning(f"saved {table} window_days {str(value)[:40]!r} is not a whole number of days: ignored (it only "
+                "sizes the first window of a resumed walk)")
+    return None
 
 
 def sync_metric(http: Client, settings: Settings, state: dict, now: datetime) -> None:

@@ -208,6 +208,21 @@ def test_a_failure_mid_walk_keeps_state_and_the_next_sync_converges(ct, sandbox,
     assert final_state["blast_result"] == {"cursor": "2026-06-29"}
 
 
+@pytest.mark.parametrize("saved, first_days", [(3, 3), (3.0, 3), ("3", 3), (0, None), (-2, None), ("x", None),
+                                                 (True, None), ([4], None), (2.5, None)])
+def test_a_saved_window_size_is_a_hint_a_value_that_is_not_whole_days_is_ignored(ct, sandbox, sleeps, saved,
+                                                                                first_days):
+    box = sandbox(CustomerThermometerFake(responses=40, busy_day_rows=0))
+    state = {"blast_result": {"cursor": "2026-06-01", "window_days": saved}}
+    _, final_state = run_update(ct, box.configuration("customer_thermometer"), state)
+    first = calls(box, "getBlastResults")[0]
+    last_day = "2026-06-03" if first_days else "2026-07-03"  # 3 days, or the whole range to tomorrow
+    assert (first.arg("fromDate"), first.arg("toDate")) == ("2026-06-01", last_day)
+    ignored = [line for level, line in ct.log.lines if level == "WARNING" and "window_days" in line]
+    assert len(ignored) == (0 if first_days else 1)
+    assert final_state["blast_result"] == {"cursor": "2026-06-29"}
+
+
 def test_the_log_shows_progress_and_a_closing_line_per_table(ct, sandbox, sleeps, monkeypatch):
     small_limits(monkeypatch, ct)
     monkeypatch.setattr(ct, "TableProgress", functools.partial(ct.TableProgress, log_every_seconds=0))

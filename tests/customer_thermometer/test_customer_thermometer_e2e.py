@@ -82,5 +82,6 @@ def test_text_that_looks_like_a_number_or_a_flag_lands_as_the_text_sent(runner, 
     assert response["comment"] == "0012" and response["temperature_id"] == fake.responses[0]["temperature_id"]
     types = dict(runner.query("select table_name || '.' || column_name, data_type from information_schema.columns "
                               "where table_schema = 'tester'"))
-    assert {types[c] for c in ("thermometer.name", "recipient_list.name", "blast_result.company",
-                               "blast_result.custom_3", "blast_result.temperature_id", "comment.comment")} == {"VARCHAR"}
+    text = ("thermometer.name", "recipient_list.name", "blast_result.company", "blast_result.custom_3",
+            "blast_result.temperature_id", "comment.comment")
+    assert {types[column] for column in text} == {"VARCHAR"}
