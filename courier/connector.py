@@ -10,7 +10,8 @@ when a page fails) and the watermark (largest ``enqueued`` delivered) moves only
 re-reads ``messages_lookback_days`` because statuses change after enqueue.
 Every other table has no filter: it is scanned in full each sync and rows gone from the source are marked deleted
 (truncate, re-scan, one checkpoint at the end, so a failed scan commits nothing and deletes nothing).
-Shapes that vary (notification V1/V2 tags, audit ``target``, audience ``filter``, tenant properties) are JSON.
+Shapes that vary (notification V1/V2 tags, audit ``target``, audience ``filter``, tenant properties) are JSON; the
+contract's text fields are STRING, timestamps UTC_DATETIME (a value in neither documented form fails the sync).
 """
 
 import time
@@ -38,6 +39,7 @@ from shared.state import saved, table_entry
 __DEFAULT_BASE_URL = "https://api.courier.com"
 __DEFAULT_LOOKBACK_DAYS = 3
 __LATEST_MS = 4_102_444_800_000  # 2100-01-01: a larger watermark is not milliseconds (microseconds, say)
+__CLOCK_SKEW_MS = 60_000  # a saved bound up to this far past the clock is another machine's clock, not the future
 __MAX_LOOKBACK_DAYS = 365
 __TENANT_PAGE_LIMIT = 100  # the documented maximum
 __TIMEOUT_S = (10.0, 60.0)  # connect, read
@@ -59,24 +61,32 @@ class Table:
     primary_key: str = "id"
     millis_columns: tuple = ()
     iso_columns: tuple = ()
+    text_columns: tuple = ()  # the contract's text fields, typed STRING (else the destination types them by value)
     json_columns: frozenset = field(default_factory=frozenset)
     page_limit: int | None = None  # sent as ``limit`` (tenants only; the other endpoints take no page size)
     top_level_cursor: bool = False  # tenants: ``has_more``/``cursor`` at the top, not under ``paging``
 
 
 __FULL_SCAN_TABLES = (
-    Table("brand", "/brands", millis_columns=("created", "updated", "published")),
+    Table("brand", "/brands", millis_columns=("created", "updated", "published"),
+          text_columns=("id", "name", "version")),
     Table("audience", "/audiences", ("items",), iso_columns=("created_at", "updated_at"),
-          json_columns=frozenset({"filter"})),
+          json_columns=frozenset({"filter"}), text_columns=("id", "name", "description", "operator")),
     Table("audit_event", "/audit-events", primary_key="auditEventId", iso_columns=("timestamp",),
-          json_columns=frozenset({"target"})),
-    Table("list", "/lists", ("items", "results"), iso_columns=("created", "updated")),
+          json_columns=frozenset({"target"}),
+          text_columns=("auditEventId", "actor_id", "actor_email", "source", "type")),
+    Table("list", "/lists", ("items", "results"), iso_columns=("created", "updated"), text_columns=("id", "name")),
     Table("notification", "/notifications", json_columns=frozenset({"tags"}),
-          millis_columns=("created_at", "updated_at", "created", "updated")),
+          millis_columns=("created_at", "updated_at", "created", "updated"),
+          text_columns=("id", "title", "topic_id", "routing_method", "note",  # V1
+                        "name", "state", "creator", "updater", "subscription_topic_id")),  # V2
     Table("tenant", "/tenants", ("items",), json_columns=frozenset({"properties", "user_profile"}),
-          page_limit=__TENANT_PAGE_LIMIT, top_level_cursor=True),
+          page_limit=__TENANT_PAGE_LIMIT, top_level_cursor=True,
+          text_columns=("id", "name", "parent_tenant_id", "brand_id")),
 )
-__MESSAGES = Table("message", "/messages", millis_columns=("enqueued", "sent", "delivered", "opened", "clicked"))
+__MESSAGES = Table("message", "/messages", millis_columns=("enqueued", "sent", "delivered", "opened", "clicked"),
+                   text_columns=("id", "status", "recipient", "event", "notification", "error", "reason",
+                                 "recipientId"))
 
 
 @dataclass(frozen=True)
@@ -100,12 +110,14 @@ def validate_configuration(configuration: dict) -> Settings:
 
 
 def schema(configuration: dict):
-    """Every table with its key; timestamps typed UTC_DATETIME and varying shapes typed JSON."""
+    """Every table with its key; timestamps typed UTC_DATETIME, varying shapes JSON and documented text STRING
+    (an untyped column is typed by its values: a brand named "True" would make ``name`` BOOLEAN)."""
     return [_table_schema(table) for table in __FULL_SCAN_TABLES + (__MESSAGES,)]
 
 
 def _table_schema(table: Table) -> dict:
-    columns = {column: "UTC_DATETIME" for column in table.millis_columns + table.iso_columns}
+    columns = {column: "STRING" for column in table.text_columns}
+    columns.update({column: "UTC_DATETIME" for column in table.millis_columns + table.iso_columns})
     columns.update({column: "JSON" for column in sorted(table.json_columns)})
     return {"table": table.name, "primary_key": [table.primary_key], "columns": columns}
 
@@ -158,7 +170,7 @@ def sync_messages(http: Client, settings: Settings, state: dict) -> None:
     watermark_ms = entry.get("watermark_ms")
     if watermark_ms is not None:
         watermark_ms = saved(_epoch_ms, watermark_ms, "message watermark_ms", "epoch milliseconds")
-    walk = entry["walk"] = _saved_walk(entry) or _new_walk(watermark_ms, settings)
+    walk = entry["walk"] = _saved_walk(entry) or _new_walk(_trusted_watermark(watermark_ms, settings), settings)
     progress = TableProgress("message", log, every_rows=__CHECKPOINT_EVERY_ROWS)
     log.info(f"message: reading messages enqueued after {_when(walk['enqueued_after'])}"
              + (" from the saved page cursor" if walk["page_token"] else ""))
@@ -201,6 +213,11 @@ def _saved_walk(entry: dict) -> dict | None:
     if time.time() - walk.get("saved_at_s", 0) > __WALK_MAX_AGE_S:
         log.info("message: the saved page cursor is too old to trust; starting the walk again")
         return None
+    if _is_future(walk["enqueued_after"]):
+        # Resumed, it would read nothing and complete, moving the watermark to now past every message not read.
+        log.warning(f"message: the saved message.walk.enqueued_after {walk['enqueued_after']} "
+                    f"({_when(walk['enqueued_after'])}) is in the future; starting a new walk")
+        return None
     return walk
 
 
@@ -211,6 +228,26 @@ def _walk_shape(walk: object) -> dict:
     bounds = {key: None if walk.get(key) is None else _epoch_ms(walk[key])
               for key in ("enqueued_after", "max_enqueued")}
     return {**walk, **bounds, "page_token": walk.get("page_token"), "saved_at_s": float(walk.get("saved_at_s", 0))}
+
+
+def _trusted_watermark(watermark_ms: int | None, settings: Settings) -> int | None:
+    """The watermark a new walk starts from, or None (a first sync's bound) if it is in the future.
+
+    Code before 24e9dc4 saved a future ``enqueued`` as the watermark (a hand edit can too). Walking from it reads
+    nothing and then resets the watermark to now, past every message in between; a future watermark cannot say
+    where the data stopped, so only the configured start is sure to lose nothing."""
+    if not _is_future(watermark_ms):
+        return watermark_ms
+    log.warning(f"message: the saved message.watermark_ms {watermark_ms} ({_when(watermark_ms)}) is in the "
+                "future, so it cannot say where the messages stopped; reading from the configured start "
+                f"({_when(_enqueued_after(None, settings))}) instead: messages since then are re-read once "
+                "(upserts by id absorb the re-read)")
+    return None
+
+
+def _is_future(epoch_ms: int | None) -> bool:
+    """Later than now by more than a clock skew (the watermark itself is capped at now, see _largest_enqueued)."""
+    return epoch_ms is not None and epoch_ms > _now_ms() + __CLOCK_SKEW_MS
 
 
 def _epoch_ms(value: object) -> int:
@@ -289,15 +326,47 @@ def _pages(http: Client, settings: Settings, table: Table, params: dict | None =
 
 
 def to_row(record: dict, table: Table) -> dict:
-    """Flatten nested objects to ``a_b`` columns and convert both timestamp forms to UTC."""
+    """Flatten nested objects to ``a_b`` columns and convert both timestamp forms to UTC (blank text is null)."""
     row = flatten_record(record, json_keys=table.json_columns)
-    for column in table.millis_columns:
-        if row.get(column) is not None:
-            row[column] = timestamps.from_epoch_millis(row[column])
-    for column in table.iso_columns:
-        if row.get(column) is not None:
-            row[column] = timestamps.to_utc_iso(row[column])
+    for columns, convert, form in ((table.millis_columns, _from_epoch_millis, "epoch milliseconds"),
+                                   (table.iso_columns, _from_iso, "an ISO-8601 timestamp")):
+        for column in columns:
+            if row.get(column) is not None:
+                try:
+                    row[column] = convert(row[column])
+                except (ValueError, OverflowError, OSError):
+                    raise PayloadError(_bad_timestamp(row, column, table, form)) from None
     return row
+
+
+def _from_epoch_millis(value: object) -> str | None:
+    """A number, or numeric text; blank text is null, as in the ISO columns. A boolean is refused: Python would
+    read ``true`` as 1 ms, 1970-01-01T00:00:00.001Z."""
+    if isinstance(value, str) and not value.strip():
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError("not epoch milliseconds")
+    return timestamps.from_epoch_millis(value)
+
+
+def _from_iso(value: object) -> str | None:
+    """ISO-8601 text; blank text is null. A number is refused: the contract gives these columns no epoch form."""
+    if not isinstance(value, str):
+        raise ValueError("not ISO-8601 text")
+    return timestamps.to_utc_iso(value)
+
+
+def _bad_timestamp(row: dict, column: str, table: Table, form: str) -> str:
+    """Names the table, the column, the row's key and the value (cut short): the sync stops rather than store a
+    wrong date, and a full scan that fails commits nothing."""
+    key = row.get(table.primary_key)
+    whose = f"a row without {table.primary_key}" if key is None else f"the row with {table.primary_key} {_short(key)}"
+    return f"{table.name}.{column} of {whose} holds {_short(row[column])}, not {form} as Courier documents it"
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _records(body, table: Table) -> list:

@@ -189,14 +189,104 @@ def test_rows_are_flattened_typed_and_varying_shapes_kept_whole(courier, sandbox
     assert message["enqueued"].startswith("2026-") and message["enqueued"].endswith("Z")
 
 
+@responses.activate
+def test_a_blank_timestamp_is_null_in_both_forms(courier, sleeps):
+    responses.get(f"{HOST}/brands", json={"results": [{"id": "B1", "created": "", "updated": "  ",
+                                                       "published": 1591753605265}], "paging": {"more": False}})
+    responses.get(f"{HOST}/audiences", json={"items": [{"id": "a1", "created_at": "", "updated_at": " "}],
+                                             "paging": {"more": False}})
+    for path in ("audit-events", "notifications", "messages"):
+        responses.get(f"{HOST}/{path}", json={"results": [], "paging": {"more": False}})
+    responses.get(f"{HOST}/lists", json={"items": [], "paging": {"more": False}})
+    responses.get(f"{HOST}/tenants", json={"items": [], "has_more": False})
+    recorder, _ = run_update(courier, {"api_key": "k" * 12})
+    brand = recorder.table("brand", ["id"])[("B1",)]
+    assert (brand["created"], brand["updated"], brand["published"]) == (None, None, "2020-06-10T01:46:45.265000Z")
+    audience = recorder.table("audience", ["id"])[("a1",)]
+    assert (audience["created_at"], audience["updated_at"]) == (None, None)
+
+
+@pytest.mark.parametrize("value, shown", [
+    (True, "True"),  # would land as 1970-01-01T00:00:00.001Z
+    ("N/A", "'N/A'"), ("2020-06-10", "'2020-06-10'"), ("nan", "'nan'"), (10**20, "100000000000000000000"),
+])
+@responses.activate
+def test_a_bad_epoch_millisecond_value_fails_naming_table_column_key_and_value(courier, sleeps, value, shown):
+    """A full scan that fails commits nothing: no brand is marked deleted, and no wrong date is stored."""
+    responses.get(f"{HOST}/brands", json={"results": [{"id": "B1", "created": 1591753605265},
+                                                      {"id": "B2", "created": value}], "paging": {"more": False}})
+    empty_full_scans()
+    failed = _recorder()
+    with pytest.raises(PayloadError) as error:
+        run_update(courier, {"api_key": "k" * 12}, recorder=failed)
+    assert str(error.value) == (f"brand.created of the row with id 'B2' holds {shown}, "
+                                "not epoch milliseconds as Courier documents it")
+    assert failed.checkpoints == []
+
+
+@responses.activate
+def test_a_bad_message_timestamp_fails_naming_it_and_the_walk_resumes_at_that_page(courier, sleeps):
+    empty_full_scans()
+    responses.get(f"{HOST}/messages", json={"results": [{"id": "m1", "enqueued": 9}], "paging": {"cursor": "p2",
+                                                                                               "more": True}},
+                  match=[responses.matchers.query_param_matcher({})])
+    responses.get(f"{HOST}/messages", json={"results": [{"id": "m2", "enqueued": 8, "sent": ""},
+                                                        {"enqueued": 7, "opened": "N/A"}],
+                                            "paging": {"more": False}},
+                  match=[responses.matchers.query_param_matcher({"cursor": "p2"})])
+    failed = _recorder()
+    with pytest.raises(PayloadError, match=r"^message.opened of a row without id holds 'N/A', not epoch"):
+        run_update(courier, {"api_key": "k" * 12}, recorder=failed)
+    assert failed.checkpoints[-1]["message"]["walk"]["page_token"] == "p2"  # not past the page that failed
+    assert failed.upserts("message")[1] == {"id": "m2", "enqueued": "1970-01-01T00:00:00.008000Z", "sent": None}
+
+
+@pytest.mark.parametrize("value, shown", [("N/A", "'N/A'"), (1562611073426, "1562611073426"), (True, "True"),
+                                          ("x" * 100, "'" + "x" * 56 + "...")])
+@responses.activate
+def test_a_bad_iso_value_fails_naming_table_column_key_and_value(courier, sleeps, value, shown):
+    """The contract gives the ISO columns no epoch form, so a number is refused like any other non-timestamp."""
+    empty_full_scans()
+    responses.replace(responses.GET, f"{HOST}/audit-events", json={
+        "results": [{"auditEventId": "ZX3", "timestamp": value}], "paging": {"more": False}})
+    failed = _recorder()
+    with pytest.raises(PayloadError) as error:
+        run_update(courier, {"api_key": "k" * 12}, recorder=failed)
+    assert str(error.value) == (f"audit_event.timestamp of the row with auditEventId 'ZX3' holds {shown}, "
+                                "not an ISO-8601 timestamp as Courier documents it")
+    truncate_at = failed.operations.index(("truncate", "audit_event", None))
+    assert not any(kind == "checkpoint" for kind, _, _ in failed.operations[truncate_at:])
+
+
 def test_schema_declares_every_table_key_and_types(courier):
     tables = {t["table"]: t for t in courier.schema({})}
     assert set(tables) == set(KEYS)
     for name, key in KEYS.items():
         assert tables[name]["primary_key"] == [key]
     assert tables["message"]["columns"]["enqueued"] == "UTC_DATETIME"
-    assert tables["audit_event"]["columns"] == {"timestamp": "UTC_DATETIME", "target": "JSON"}
+    assert tables["audit_event"]["columns"] == {"timestamp": "UTC_DATETIME", "target": "JSON", **{
+        column: "STRING" for column in ("auditEventId", "actor_id", "actor_email", "source", "type")}}
     assert tables["notification"]["columns"]["tags"] == "JSON"
+
+
+DOCUMENTED_TEXT = {  # the contract's string fields (sections 3.1-3.7), named as flattening names them
+    "brand": {"id", "name", "version"},
+    "audience": {"id", "name", "description", "operator"},
+    "audit_event": {"auditEventId", "actor_id", "actor_email", "source", "type"},
+    "list": {"id", "name"},
+    "notification": {"id", "title", "topic_id", "routing_method", "note",
+                     "name", "state", "creator", "updater", "subscription_topic_id"},
+    "tenant": {"id", "name", "parent_tenant_id", "brand_id"},
+    "message": {"id", "status", "recipient", "event", "notification", "error", "reason", "recipientId"},
+}
+
+
+def test_schema_declares_every_documented_text_field_as_string(courier):
+    """Undeclared, a text column is typed from its values: a brand named "True" would make ``name`` BOOLEAN."""
+    for table in courier.schema({}):
+        columns = table["columns"]
+        assert {c for c, kind in columns.items() if kind == "STRING"} == DOCUMENTED_TEXT[table["table"]]
+        assert set(columns.values()) <= {"STRING", "UTC_DATETIME", "JSON"}
 
 
 def test_lists_answering_with_results_are_read_too(courier, sandbox, sleeps):
@@ -220,6 +310,71 @@ def test_a_message_enqueued_in_the_future_does_not_push_the_watermark_past_now(c
     assert synced_ids(recorder, "message") == {"m1", "m2"}
     assert now_ms <= state["message"]["watermark_ms"] <= int(time.time() * 1000)
     assert "after now; the watermark stays at now" in log.text()
+
+
+def messages_since(enqueued_after: int | None, rows: list) -> None:
+    """/messages answers ``rows`` to exactly this ``enqueued_after`` (None: no filter), and nothing else."""
+    query = {} if enqueued_after is None else {"enqueued_after": str(enqueued_after)}
+    responses.get(f"{HOST}/messages", json={"results": rows, "paging": {"more": False}},
+                  match=[responses.matchers.query_param_matcher(query)])
+
+
+START_MS = 1_735_689_600_000  # start_date 2025-01-01
+
+
+@pytest.mark.parametrize("start_date, start_ms", [("2025-01-01", START_MS), (None, None)])
+@responses.activate
+def test_a_saved_watermark_in_the_future_walks_from_the_configured_start(courier, sleeps, log, monkeypatch,
+                                                                           start_date, start_ms):
+    """Walking from it would read nothing, then reset the watermark to now: every message between the real
+    position and now minus the lookback would never be read."""
+    monkeypatch.setattr(courier, "log", log)
+    empty_full_scans()
+    now_ms = int(time.time() * 1000)
+    future = now_ms + 365 * DAY_MS
+    missed_before = {"id": "m-old", "enqueued": now_ms - 20 * DAY_MS}  # older than now minus the lookback
+    messages_since(start_ms, [{"id": "m-new", "enqueued": now_ms - DAY_MS}, missed_before])
+    configuration = {"api_key": "k" * 12, **({"start_date": start_date} if start_date else {})}
+    recorder, state = run_update(courier, configuration, {"message": {"watermark_ms": future}})
+    assert synced_ids(recorder, "message") == {"m-new", "m-old"}
+    assert state["message"] == {"watermark_ms": now_ms - DAY_MS}
+    warning = next(text for level, text in log.lines if level == "WARNING")
+    assert f"message.watermark_ms {future} (" in warning and "is in the future" in warning
+    assert "re-read once (upserts by id absorb the re-read)" in warning
+
+
+@responses.activate
+def test_a_saved_watermark_within_the_clock_skew_is_kept(courier, sleeps, log, monkeypatch):
+    """Another machine's clock a few seconds ahead is not the future: the walk starts from that watermark."""
+    monkeypatch.setattr(courier, "log", log)
+    empty_full_scans()
+    watermark = int(time.time() * 1000) + 10_000
+    messages_since(watermark - 3 * DAY_MS, [{"id": "m1", "enqueued": watermark - DAY_MS}])
+    recorder, state = run_update(courier, {"api_key": "k" * 12}, {"message": {"watermark_ms": watermark}})
+    assert synced_ids(recorder, "message") == {"m1"}
+    assert "in the future" not in log.text()
+
+
+@pytest.mark.parametrize("watermark_days, from_watermark", [(-30, True), (365, False)])  # days from now
+@responses.activate
+def test_a_saved_walk_with_a_future_lower_bound_starts_a_new_walk(courier, sleeps, log, monkeypatch,
+                                                                  watermark_days, from_watermark):
+    """Resumed, a walk bounded in the future reads nothing and completes, moving the watermark to now past every
+    message not read: a new walk starts from the watermark, or from the configured start if it is future too."""
+    monkeypatch.setattr(courier, "log", log)
+    empty_full_scans()
+    now_ms = int(time.time() * 1000)
+    watermark = now_ms + watermark_days * DAY_MS
+    messages_since(watermark - 3 * DAY_MS if from_watermark else None,
+                   [{"id": "m1", "enqueued": now_ms - DAY_MS}, {"id": "m2", "enqueued": now_ms - 29 * DAY_MS}])
+    walk = {"enqueued_after": now_ms + 300 * DAY_MS, "page_token": "c1", "max_enqueued": now_ms + 300 * DAY_MS,
+            "saved_at_s": int(time.time())}
+    recorder, state = run_update(courier, {"api_key": "k" * 12},
+                                 {"message": {"watermark_ms": watermark, "walk": walk}})
+    assert synced_ids(recorder, "message") == {"m1", "m2"}
+    assert [c.request.params.get("cursor") for c in responses.calls if "/messages" in c.request.url] == [None]
+    assert state["message"] == {"watermark_ms": now_ms - DAY_MS}
+    assert f"message.walk.enqueued_after {walk['enqueued_after']} (" in log.text()
 
 
 def test_next_sync_asks_for_messages_since_the_watermark_minus_the_lookback(courier, sandbox, sleeps):
@@ -639,6 +794,46 @@ def test_local_runner_failed_scan_marks_nothing_deleted_and_next_sync_converges(
     assert {row["audit_event_id"] for row in runner.rows("audit_event")} == source_ids(fake, "audit_event")
     message = runner.rows("message")[0]
     assert message["enqueued"].endswith("+00")  # TIMESTAMPTZ in UTC
+
+
+@pytest.mark.e2e
+def test_local_runner_lands_documented_text_as_text_and_types_other_columns_by_value(tmp_path, monkeypatch, sandbox):
+    """Through the SDK's own runner into DuckDB: a declared STRING column keeps "True" and "1.50" as written,
+    while a column schema() does not declare is typed from its values (the SDK sends every str untyped)."""
+    fake = CourierFake(counts={"brands": 1, "messages": 1, "tenants": 0})
+    fake.tables["brands"][0].update(name="True", nickname="True", score="1.50", rank="5")  # the last 3 undeclared
+    fake.tables["messages"][0]["recipient"] = "1.50"
+    box = sandbox(fake)
+    runner = LocalRunner("courier", tmp_path, monkeypatch)
+    assert runner.sync(box.configuration("courier"))
+    assert column_types(runner, "brand", "name", "nickname", "score", "rank") == {
+        "name": "VARCHAR", "nickname": "BOOLEAN", "score": "DOUBLE", "rank": "BIGINT"}
+    assert column_types(runner, "message", "recipient") == {"recipient": "VARCHAR"}
+    assert runner.query("select name, nickname, score from tester.brand") == [("True", True, 1.5)]
+    assert runner.query("select recipient from tester.message") == [("1.50",)]
+    assert "tenant" in runner.tables() and runner.rows("tenant") == []  # typed keys: created though empty
+
+
+@pytest.mark.e2e
+def test_local_runner_never_creates_a_column_of_empty_strings_and_keeps_empty_text_apart_from_null(
+        tmp_path, monkeypatch, sandbox):
+    fake = CourierFake(counts={"brands": 3})
+    for row, motto, rank in zip(fake.tables["brands"], ("x", "", None), ("5", "", None), strict=True):
+        row.update(blank="", motto=motto, rank=rank)  # undeclared columns
+    fake.tables["brands"][0]["version"], fake.tables["brands"][1]["version"] = "", None  # declared STRING
+    box = sandbox(fake)
+    runner = LocalRunner("courier", tmp_path, monkeypatch)
+    assert runner.sync(box.configuration("courier"))
+    types = column_types(runner, "brand", "blank", "motto", "rank", "version")
+    assert types == {"motto": "VARCHAR", "rank": "BIGINT", "version": "VARCHAR"}  # no column "blank"
+    rows = runner.query("select motto, rank, version from tester.brand order by id")
+    assert rows == [("x", 5, ""), ("", None, None), (None, None, fake.tables["brands"][2]["version"])]
+
+
+def column_types(runner: LocalRunner, table: str, *columns: str) -> dict:
+    names = ", ".join(f"'{c}'" for c in columns)
+    return dict(runner.query("select column_name, data_type from information_schema.columns where table_schema = "
+                             f"'tester' and table_name = '{table}' and column_name in ({names})"))
 
 
 def _recorder():
