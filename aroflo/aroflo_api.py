@@ -43,6 +43,7 @@ CLOCK_SKEW_NOTICE_S = 30  # the Date header has whole seconds; a smaller differe
 THROTTLE_BACKOFF_BASE_S = 5.0
 THROTTLE_BACKOFF_CAP_S = 60.0
 DEFAULT_FILTER_MARKER = "default filter applied"
+MONEY_PRECISION, MONEY_SCALE = 18, 4  # money columns are DECIMAL(18,4): 14 digits before the point, 4 after
 # AroFlo's own forms: 2023/05/23 23:28:15, 2018-10-16 13:30:19.58, 2023/12/18 (no zone); ISO goes to parse_iso.
 _AROFLO_TIME = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?: (\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?)?")
 AUTH_ADVICE = ("Either the credentials are wrong (check uencoded, pencoded, orgencoded and secret_key under "
@@ -383,15 +384,20 @@ class RowSpec:
     dates: tuple[str, ...] = ()  # calendar dates -> YYYY-MM-DD (NAIVE_DATE)
     booleans: tuple[str, ...] = ()  # "false" / "TRUE" -> bool
     money: tuple[str, ...] = ()  # "296.7600" -> exact decimal text (DECIMAL)
+    texts: tuple[str, ...] = ()  # documented text fields (STRING), or the destination types them by their values
     json: tuple[str, ...] = ()  # kept whole (objects or lists that change shape) as JSON
     aliases: tuple[tuple[str, str], ...] = ()  # (normalized column, source column)
 
     def column_types(self, money_type: dict) -> dict:
-        types = {"id": "STRING", self.key: "STRING"}
+        """Declared types. An undeclared column is typed by the destination from its values ("T" a boolean,
+        "0800" a number), so the documented text fields, and the ``<field>_raw`` text of values that do not parse,
+        are declared STRING."""
+        types = {"id": "STRING", self.key: "STRING", **{name: "STRING" for name in self.texts}}
         types.update({name: "UTC_DATETIME" for name in self.times})
         types.update({name: "NAIVE_DATE" for name in self.dates})
         types.update({name: "BOOLEAN" for name in self.booleans})
         types.update({name: dict(money_type) for name in self.money})
+        types.update({f"{name}_raw": "STRING" for name in (*self.times, *self.dates, *self.booleans, *self.money)})
         types.update({name: "JSON" for name in self.json})
         types.update({alias: types[source] for alias, source in self.aliases if source in types})
         return types
@@ -450,7 +456,14 @@ def _boolean(value) -> bool | None:
     return to_flag(value, _FLAG_WORDS)
 
 
+_MONEY_STEP = Decimal(1).scaleb(-MONEY_SCALE)  # 0.0001
+_MONEY_LIMIT = Decimal(10) ** (MONEY_PRECISION - MONEY_SCALE)
+
+
 def _decimal_text(value) -> str | None:
+    """The amount as exact decimal text. An amount DECIMAL(18,4) cannot hold exactly (more than 4 decimal places
+    that are not zeros, more than 14 digits before the point) is refused, so that ``typer`` keeps it in
+    ``<field>_raw``: the destination would round it, or write null, without a word."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, bool):
@@ -461,7 +474,13 @@ def _decimal_text(value) -> str | None:
         raise ValueError(f"expected an amount such as '296.7600', got {value!r}") from None
     if not amount.is_finite():
         raise ValueError(f"expected a finite amount, got {value!r}")
-    return str(amount)
+    if abs(amount) >= _MONEY_LIMIT:
+        raise ValueError(f"expected at most {MONEY_PRECISION - MONEY_SCALE} digits before the point "
+                         f"(DECIMAL({MONEY_PRECISION},{MONEY_SCALE})), got {value!r}")
+    if amount != amount.quantize(_MONEY_STEP):
+        raise ValueError(f"expected at most {MONEY_SCALE} decimal places "
+                         f"(DECIMAL({MONEY_PRECISION},{MONEY_SCALE})), got {value!r}, which would be rounded")
+    return format(amount, "f")
 
 
 def literal(moment: datetime | date) -> str:

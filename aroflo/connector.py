@@ -4,7 +4,8 @@ Source: ``https://api.aroflo.com/?zone=users|suppliers|payments`` (contract: sha
 "Bearer token + /v1/users" API of the public example: that API does not exist (see README.md).
 Tables: users [id], suppliers [id], payments [id]; ``id`` is AroFlo's userid / supplierid / paymentid. Every
 source field is kept (nested objects flattened to ``parent_child``), plus the seed's normalized names
-(first_name, last_name, name, payment_date, ...); datetimes are UTC, money DECIMAL, "false"/"TRUE" booleans.
+(first_name, last_name, name, payment_date, ...); datetimes are UTC, money DECIMAL(18,4), "false"/"TRUE"
+booleans, the contract's text fields STRING (the destination would type them by their values: "T" a boolean).
 Auth: four credentials and an HMAC-SHA512 signature with a fresh ``afdatetimeutc`` on every attempt
 (aroflo_api.AroFloHmacAuth). The connector is read-only: the auth refuses to sign anything but GET.
 Paging: ``page``/``pageSize`` (500, the maximum); the last page has fewer rows than ``maxpageresults``.
@@ -66,7 +67,7 @@ __CHANGED_IDS_PER_REQUEST = 100  # supplier ids per ``supplierid IN a*b*...`` re
 __PAYMENTS_LOOKBACK_DAYS = 7  # payments entered late with an earlier datepaid are found if at most this late
 __SAVED_FORMATS = ("%Y/%m/%d %H:%M:%S", "%Y/%m/%d")  # AroFlo's own forms, read back from a hand-edited state
 __RESUME_MARGIN = timedelta(seconds=1)  # an interrupted walk resumes at its cursor's second: ties are re-read
-__MONEY = {"type": "DECIMAL", "precision": 18, "scale": 4}
+__MONEY = {"type": "DECIMAL", "precision": aroflo_api.MONEY_PRECISION, "scale": aroflo_api.MONEY_SCALE}
 __SECRET_KEYS = ("uencoded", "pencoded", "orgencoded", "secret_key")
 __TABLES = ("users", "suppliers", "payments")
 
@@ -74,18 +75,27 @@ __SPECS = {
     "users": RowSpec(
         key="userid", times=("createddatetimeutc", "lastupdateddatetimeutc"), dates=("createdutc", "lastupdatedutc"),
         booleans=("archived",),
+        texts=("username", "givennames", "surname", "email", "email2", "phone", "mobile", "fax", "accesstype",
+               "position", "org_orgid", "org_orgname"),
         aliases=(("first_name", "givennames"), ("last_name", "surname"), ("role", "position"),
                  ("access_level", "accesstype"), ("created_at", "createddatetimeutc"),
                  ("updated_at", "lastupdateddatetimeutc"))),
     "suppliers": RowSpec(
         key="supplierid", times=("datetimeinserted",), dates=("datecreated", "dateinserted"),
         booleans=("postable", "archived"), json=("orgs",),
+        texts=("suppliername", "firstname", "surname", "abn", "shortname", "phone", "mobile", "fax", "email",
+               "website", "suppliertype", "terms", "termsnote", "address_addressline1", "address_addressline2",
+               "address_suburb", "address_state", "address_postcode", "address_country", "link_orgid",
+               "link_orgname", "link_externalid"),
         aliases=(("name", "suppliername"), ("address", "address_addressline1"), ("city", "address_suburb"),
                  ("state", "address_state"), ("country", "address_country"), ("payment_terms", "terms"),
                  ("tax_id", "abn"), ("created_at", "datetimeinserted"))),
     "payments": RowSpec(
         key="paymentid", times=("datelinkprocessed",), dates=("datepaid",), booleans=("linkprocessed",),
         money=("amount", "totalamount", "surchargeamount", "surchargepercentage"),
+        texts=("paymentmethodname", "reference", "notes", "chequenumber", "bankname", "bankaccountnumber",
+               "bankbranch", "bankcode", "linkedto_linkedtoid", "linkedto_linkedtotype", "receivedby_userid",
+               "receivedby_username"),
         aliases=(("payment_date", "datepaid"), ("payment_method", "paymentmethodname"),
                  ("reference_number", "reference"))),
 }
@@ -143,7 +153,8 @@ def _host_ip(configuration: dict) -> str | None:
 
 
 def schema(configuration: dict):
-    """Every table keyed by ``id``; timestamps, dates, booleans, money and JSON columns typed."""
+    """Every table keyed by ``id``; timestamps, dates, booleans, money, JSON and the documented text columns
+    typed (see RowSpec.column_types)."""
     return [{"table": table, "primary_key": ["id"], "columns": __SPECS[table].column_types(__MONEY)}
             for table in __TABLES]
 
@@ -290,14 +301,25 @@ def sync_payments(api: ZoneApi, settings: Settings, state: dict, started_at: dat
     """Payments paid since the cursor day minus ``__PAYMENTS_LOOKBACK_DAYS``; all of them again every
     ``payment_full_resync_days``, from the first sync's first day (``initial_sync_days``, 0: all history)."""
     entry = table_entry(state, "payments")
-    days = settings.initial_sync_days
-    first_day = started_at.date() - timedelta(days=days) if days else __EARLIEST.date()
-    first_day = _saved_time(entry.setdefault("first_day", first_day.isoformat()), "payments first_day",
-                            whole_days=True)
+    if "first_day" not in entry:
+        entry["first_day"] = _first_payment_day(entry, settings, started_at).isoformat()
+    first_day = _saved_time(entry["first_day"], "payments first_day", whole_days=True)
     sync_with_full_scans(api, settings, state, "payments", "datepaid", started_at,
                          resync_days=settings.payment_full_resync_days, first=first_day,
                          lookback=timedelta(days=__PAYMENTS_LOOKBACK_DAYS),
                          ceiling=(started_at.date() + timedelta(days=1)).isoformat())
+
+
+def _first_payment_day(entry: dict, settings: Settings, started_at: datetime) -> date:
+    """``initial_sync_days`` before this first sync (0: all history); for a state saved before ``first_day``
+    existed, no later than its cursor minus the lookback, where that version would have gone on reading (a
+    cursor older than ``initial_sync_days``, after a long pause, would otherwise leave the days between unread)."""
+    days = settings.initial_sync_days
+    first_day = started_at.date() - timedelta(days=days) if days else __EARLIEST.date()
+    if not entry.get("cursor"):
+        return first_day
+    cursor = _saved_time(entry["cursor"], "payments cursor", whole_days=True)
+    return min(first_day, cursor - timedelta(days=__PAYMENTS_LOOKBACK_DAYS))
 
 
 def sync_with_full_scans(api: ZoneApi, settings: Settings, state: dict, table: str, cursor_field: str,
@@ -313,6 +335,7 @@ def sync_with_full_scans(api: ZoneApi, settings: Settings, state: dict, table: s
     entry = table_entry(state, table)
     progress = TableProgress(table, log=log, every_rows=settings.page_size)
     if _full_scan_due(entry, table, settings, started_at, resync_days):
+        new_rows_walk_interrupted = "cursor" in _walking(entry, table)
         if "full_scan" not in entry:
             entry["full_scan"] = {"started_at": timestamps.utc_iso(started_at)}
         scan = table_entry(entry, "full_scan")
@@ -320,6 +343,10 @@ def sync_with_full_scans(api: ZoneApi, settings: Settings, state: dict, table: s
         sync_walk(api, settings, state, table, progress, scan, "cursor", cursor_field, since, ceiling)
         entry["cursor"] = max(filter(None, (entry.get("cursor"), scan.get("cursor"))), default=None)
         entry["full_scan_completed_at"] = entry.pop("full_scan")["started_at"]
+        if new_rows_walk_interrupted:
+            # The scan read every row from ``first``, below where that walk would resume: left listed, it would
+            # only make the next sync skip its lookback.
+            _mark_walking(entry, "cursor", False)
         rescanned = True
     else:
         since = _since(entry, "cursor", settings, lookback=lookback, first=first, table=table)
@@ -353,7 +380,7 @@ def _start(holder: dict, cursor_key: str, settings: Settings, *, lookback: timed
     without a cursor, or with incremental sync off, it starts at ``first``. Dates are whole days: ``> day - 1``
     keeps ``day``.
     """
-    cursor, resuming = holder.get(cursor_key), cursor_key in holder.get("walking", ())
+    cursor, resuming = holder.get(cursor_key), cursor_key in _walking(holder, table)
     whole_days = not isinstance(first, datetime)
     if cursor:
         cursor = _saved_time(cursor, f"{table} {cursor_key}", whole_days=whole_days)
@@ -364,6 +391,19 @@ def _start(holder: dict, cursor_key: str, settings: Settings, *, lookback: timed
     else:
         start, back = first, timedelta(0)
     return start - back - timedelta(days=1) if whole_days else start - back
+
+
+def _walking(holder: dict, table: str) -> list[str]:
+    """``holder["walking"]`` (none if absent); anything but a list of cursor names (a hand edit: null, a string)
+    fails naming the key, rather than a TypeError or a string read as its characters."""
+    return saved(_cursor_names, holder.get("walking", []), f"{table} walking",
+                 'a list of cursor names (such as ["cursor"])')
+
+
+def _cursor_names(value: object) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+        raise TypeError("not a list of names")
+    return value
 
 
 def _saved_time(value: object, what: str, *, whole_days: bool) -> datetime | date:

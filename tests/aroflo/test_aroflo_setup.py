@@ -206,3 +206,52 @@ def test_through_the_sdk_runner_types_land_exactly(tmp_path, monkeypatch, sandbo
     fake.control_insert("payments", 2)
     assert runner.sync(configuration, state)
     assert {row["id"] for row in runner.rows("payments")} == source_ids(fake, "payments")
+
+
+def _runner_on(fake: AroFloFake, tmp_path, monkeypatch, sandbox, vtime) -> tuple[LocalRunner, dict]:
+    box = sandbox(fake)
+    runner = LocalRunner("aroflo", tmp_path, monkeypatch)
+    limits = getattr(runner.module, "__RATE_LIMITS")
+    monkeypatch.setattr(runner.module, "new_rate_limiter", lambda: RateLimiter(limits, clock=vtime.clock))
+    return runner, box.configuration("aroflo")
+
+
+def _column_types(runner: LocalRunner, table: str) -> dict:
+    return dict(runner.query("select column_name, data_type from information_schema.columns "
+                             f"where table_schema = 'tester' and table_name = '{table}'"))
+
+
+@pytest.mark.e2e
+def test_through_the_sdk_runner_an_amount_decimal_18_4_cannot_hold_lands_as_text_in_raw(tmp_path, monkeypatch,
+                                                                                       sandbox, vtime):
+    """Without it, DuckDB rounded 1234567.12345 to 1234567.1235 and wrote null for 15 digits before the point."""
+    fake = AroFloFake(counts={"users": 2, "suppliers": 2, "payments": 3}, clock=vtime.clock)
+    five_places, fifteen_digits, exact = (fake.make_id("PAY", n) for n in (1, 2, 3))
+    fake.control_update("payments", [five_places], amount="1234567.12345")
+    fake.control_update("payments", [fifteen_digits], amount="123456789012345.6789")
+    fake.control_update("payments", [exact], amount="99999999999999.9999")
+    runner, configuration = _runner_on(fake, tmp_path, monkeypatch, sandbox, vtime)
+    assert runner.sync(configuration)
+    rows = {row["id"]: row for row in runner.rows("payments")}
+    assert (rows[five_places]["amount"], rows[five_places]["amount_raw"]) == (None, "1234567.12345")
+    assert (rows[fifteen_digits]["amount"], rows[fifteen_digits]["amount_raw"]) == (None, "123456789012345.6789")
+    assert (str(rows[exact]["amount"]), rows[exact]["amount_raw"]) == ("99999999999999.9999", None)
+    assert _column_types(runner, "payments")["amount_raw"] == "VARCHAR"
+
+
+@pytest.mark.e2e
+def test_through_the_sdk_runner_documented_text_fields_land_as_text(tmp_path, monkeypatch, sandbox, vtime):
+    """Undeclared, "T" in every row landed as BOOLEAN true and postcodes as BIGINT (0800 would be 800)."""
+    fake = AroFloFake(counts={"users": 2, "suppliers": 3, "payments": 2}, clock=vtime.clock)
+    suppliers = [fake.make_id("SUP", n) for n in (1, 2, 3)]
+    fake.control_update("suppliers", suppliers, shortname="T")
+    darwin = {**fake.row("suppliers", 3)["address"], "suburb": "Darwin", "state": "NT", "postcode": "0800"}
+    fake.control_update("suppliers", suppliers[2:], address=darwin)  # the last row: the first ones read 3134
+    runner, configuration = _runner_on(fake, tmp_path, monkeypatch, sandbox, vtime)
+    assert runner.sync(configuration)
+    rows = {row["id"]: row for row in runner.rows("suppliers")}
+    assert {row["shortname"] for row in rows.values()} == {"T"}
+    assert rows[suppliers[2]]["address_postcode"] == "0800" and rows[suppliers[0]]["address_postcode"] == "3134"
+    assert rows[suppliers[0]]["abn"] == fake.row("suppliers", 1)["abn"] == "00000000001"
+    kinds = _column_types(runner, "suppliers")
+    assert {kinds[name] for name in ("shortname", "abn", "address_postcode", "phone", "tax_id")} == {"VARCHAR"}

@@ -279,6 +279,31 @@ def test_a_value_that_does_not_parse_is_kept_as_text_and_the_row_delivered(arofl
 
 
 @responses.activate
+def test_an_amount_decimal_18_4_cannot_hold_exactly_is_kept_as_text_with_a_warning(aroflo, vtime, log, monkeypatch):
+    """Money is DECIMAL(18,4): the destination would round a fifth decimal place and write null for a 15th digit
+    before the point, silently; such an amount goes to <field>_raw instead, as unparseable amounts do."""
+    monkeypatch.setattr(aroflo, "log", log)
+    amounts = {"a": ("1234567.12345", "123456789012345.6789"), "b": ("1234567.12340", "99999999999999.9999"),
+               "c": ("-296.7600", "1E+3")}
+    rows = [{"paymentid": key, "datepaid": "2024/01/02", "amount": amount, "totalamount": total}
+            for key, (amount, total) in amounts.items()]
+    responses.get("https://api.aroflo.com/", json={"status": "0", "statusmessage": "Login OK", "zoneresponse": {
+        "payments": rows, "currentpageresults": len(rows), "maxpageresults": 500}})
+    recorder, _ = run_update(aroflo, {**REQUIRED, "enable_users_sync": "false", "enable_payments_sync": "true"})
+    paid = {row["id"]: row for row in recorder.upserts("payments")}
+    assert (paid["a"]["amount"], paid["a"]["amount_raw"]) == (None, "1234567.12345")  # would round to .1235
+    assert (paid["a"]["totalamount"], paid["a"]["totalamount_raw"]) == (None, "123456789012345.6789")  # 15 digits
+    assert (paid["b"]["amount"], paid["b"]["totalamount"]) == ("1234567.12340", "99999999999999.9999")  # exact
+    assert (paid["c"]["amount"], paid["c"]["totalamount"]) == ("-296.7600", "1000")
+    assert not [name for row in (paid["b"], paid["c"]) for name in row if name.endswith("_raw")]
+    warnings = [message for level, message in log.lines if level == "WARNING" and "_raw" in message]
+    assert len(warnings) == 2, warnings  # once per field
+    assert any("payments.amount: expected at most 4 decimal places (DECIMAL(18,4)), got '1234567.12345'" in message
+               for message in warnings)
+    assert any("payments.totalamount: expected at most 14 digits before the point" in message for message in warnings)
+
+
+@responses.activate
 def test_a_full_page_asks_for_the_next_and_a_short_one_ends_the_walk(aroflo, vtime):
     responses.get("https://api.aroflo.com/", json=_users_page([{"userid": "a"}, {"userid": "b"}], maximum=2))
     responses.get("https://api.aroflo.com/", json=_users_page([{"userid": "c"}], maximum="2"))

@@ -1,5 +1,6 @@
 """Tables, keys, types, explicit filters, incremental rules and resumption, against the AroFlo fake."""
 
+import re
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -7,6 +8,7 @@ import responses
 
 from shared import timestamps
 from shared.http_client import HttpError
+from shared.state import StateError
 from tests.aroflo.conftest import SMALL, source_ids, synced
 from tests.harness import Recorder, run_update
 
@@ -87,6 +89,42 @@ def test_schema_declares_keys_and_types(aroflo):
     assert suppliers["postable"] == "BOOLEAN"
     assert payments["amount"] == {"type": "DECIMAL", "precision": 18, "scale": 4}
     assert payments["payment_date"] == payments["datepaid"] == "NAIVE_DATE"
+
+
+# Every text field shared/sources/aroflo.md documents per zone, named as the flattening makes them (``org.orgid``
+# is ``org_orgid``); the seed's normalized copies of them; and nothing the contract leaves undocumented.
+DOCUMENTED_TEXT = {
+    "users": ("username", "givennames", "surname", "email", "email2", "phone", "mobile", "fax", "accesstype",
+              "position", "org_orgid", "org_orgname", "first_name", "last_name", "role", "access_level"),
+    "suppliers": ("suppliername", "firstname", "surname", "abn", "shortname", "phone", "mobile", "fax", "email",
+                  "website", "suppliertype", "terms", "termsnote", "address_addressline1", "address_addressline2",
+                  "address_suburb", "address_state", "address_postcode", "address_country", "link_orgid",
+                  "link_orgname", "link_externalid", "name", "address", "city", "state", "country", "payment_terms",
+                  "tax_id"),
+    "payments": ("paymentmethodname", "reference", "notes", "chequenumber", "bankname", "bankaccountnumber",
+                 "bankbranch", "bankcode", "linkedto_linkedtoid", "linkedto_linkedtotype", "receivedby_userid",
+                 "receivedby_username", "payment_method", "reference_number"),
+}
+
+
+TYPED = {  # their <field>_raw holds the source's text of a value that does not parse
+    "users": ("createddatetimeutc", "lastupdateddatetimeutc", "createdutc", "lastupdatedutc", "archived"),
+    "suppliers": ("datetimeinserted", "datecreated", "dateinserted", "postable", "archived"),
+    "payments": ("datelinkprocessed", "datepaid", "linkprocessed", "amount", "totalamount", "surchargeamount",
+                 "surchargepercentage"),
+}
+
+
+def test_schema_declares_every_documented_text_field_as_text(aroflo):
+    """Undeclared, a column is typed by the destination from its values: "T" lands as a boolean, "0800" as 800."""
+    tables = {entry["table"]: entry["columns"] for entry in aroflo.schema({})}
+    for table in TABLES:
+        columns, text = tables[table], (*DOCUMENTED_TEXT[table], *(f"{name}_raw" for name in TYPED[table]))
+        assert {name: columns.get(name) for name in text} == dict.fromkeys(text, "STRING"), table
+    assert tables["suppliers"]["datetimeinserted"] == "UTC_DATETIME" and tables["suppliers"]["orgs"] == "JSON"
+    assert tables["payments"]["amount"] == {"type": "DECIMAL", "precision": 18, "scale": 4}
+    # the contract gives no field list for these ({…}), so they are not declared
+    assert not [name for name in tables["suppliers"] if name.startswith(("mailingaddress", "transactionterms"))]
 
 
 def test_every_request_sends_an_explicit_where_sorted_ascending(aroflo, fake_box):
@@ -305,6 +343,33 @@ def test_payment_edits_arrive_with_the_periodic_full_rescan_from_the_first_day(a
     assert wheres(box, "payments")[0] == f"and|datepaid|>|{date.fromisoformat(first_day) - timedelta(days=1)}"
 
 
+@pytest.mark.parametrize("days_ago, walking", [(200, False), (200, True), (20, False)])
+def test_a_state_saved_before_first_day_existed_goes_on_from_its_cursor(aroflo, fake_box, days_ago, walking):
+    """A state from before payments had re-scans: a cursor (maybe mid-walk), no first_day. After a pause longer
+    than initial_sync_days, the upgraded connector must neither skip the payments between the cursor and that
+    window nor start every later re-scan after them; and the walk it finished must not cost the next lookback."""
+    fake, box, configuration = fake_box()
+    configuration = {**configuration, "initial_sync_days": "90", "enable_users_sync": "false",
+                     "enable_suppliers_sync": "false"}
+    today = datetime.now(timezone.utc).date()
+    cursor = today - timedelta(days=days_ago)
+    entry = {"cursor": cursor.isoformat(), **({"walking": ["cursor"]} if walking else {})}
+    recorder, state = run_update(aroflo, configuration, {"payments": entry})
+    first_day = min(cursor - timedelta(days=7), today - timedelta(days=90))  # 7: where the old version went on
+    assert state["payments"]["first_day"] == first_day.isoformat()
+    assert set(wheres(box, "payments")) == {f"and|datepaid|>|{first_day - timedelta(days=1)}"}
+    expected = {r["paymentid"] for r in fake.rows("payments") if r["datepaid"].replace("/", "-") >= str(first_day)}
+    assert set(synced(recorder, "payments")) == expected
+    assert "walking" not in state["payments"]
+    box.requests.clear()
+    run_update(aroflo, configuration, state)
+    lookback_from = date.fromisoformat(state["payments"]["cursor"]) - timedelta(days=8)
+    assert set(wheres(box, "payments")) == {f"and|datepaid|>|{lookback_from}"}  # the lookback, not a resume
+    box.requests.clear()
+    run_update(aroflo, {**configuration, "payment_full_resync_days": "0"}, state)  # and every later re-scan
+    assert set(wheres(box, "payments")) == {f"and|datepaid|>|{first_day - timedelta(days=1)}"}
+
+
 def test_resync_days_zero_rescans_suppliers_every_sync(aroflo, fake_box):
     fake, box, configuration = fake_box()
     configuration = {**configuration, "supplier_full_resync_days": "0"}
@@ -441,6 +506,23 @@ def test_a_saved_cursor_the_connector_did_not_write_fails_with_what_to_do(aroflo
     entry = {**entry, "full_scan_completed_at": timestamps.utc_iso(datetime.now(timezone.utc))}
     with pytest.raises(ValueError, match=f"{expected}.*reset the connector's state"):
         run_update(aroflo, configuration, {table: entry})
+
+
+@pytest.mark.parametrize("table, entry, shown", [
+    ("users", {"updated_cursor": "2025-01-10T10:00:00.000000Z", "walking": None}, "users walking None"),
+    ("users", {"walking": "updated_cursor"}, "users walking 'updated_cursor'"),
+    ("payments", {"cursor": "2025-01-10", "walking": "cursor"}, "payments walking 'cursor'"),
+    ("suppliers", {"full_scan": {"started_at": "2025-01-10T10:00:00.000000Z", "walking": [1]}},
+     "suppliers full_scan walking [1]"),
+])
+def test_a_hand_edited_walking_fails_naming_the_key_before_any_request(aroflo, fake_box, table, entry, shown):
+    """A null would crash on ``in``, and a string would be read as its characters: both fail, saying what to do."""
+    fake, box, configuration = fake_box()
+    configuration = {**configuration, **{f"enable_{t}_sync": str(t == table).lower() for t in TABLES}}
+    expected = re.escape(f"{shown} is not a list of cursor names (such as [\"cursor\"])")
+    with pytest.raises(StateError, match=f"{expected}.*reset the connector's state"):
+        run_update(aroflo, configuration, {table: entry})
+    assert box.requests_to("aroflo") == []
 
 
 def test_a_saved_cursor_in_aroflos_own_form_is_read_and_written_back_in_the_connectors(aroflo, fake_box):
