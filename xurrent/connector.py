@@ -13,15 +13,20 @@ thousand rows and when a page fails. The inclusive bound re-reads the cursor's s
 the overlap.
 Quirks: collections return only default fields unless ``fields=`` names the rest; ``disabled`` is left out (not
 false) for enabled records; timestamps carry local offsets (delivered in UTC); decimals are strings (delivered as
-DECIMAL); a walk is capped at 100,000 records (``X-Pagination-Throttled: true``), so a capped walk continues in a
-new ``updated_at >=`` window from the largest value it reached. Organizations and products are retired by
+DECIMAL(38,6) when they fit it exactly, else as text in ``<column>_raw``); every typed value is checked before its
+upsert, and one of another kind fails the sync naming the table, column, record and value; the documented text
+fields are declared STRING (the destination types an undeclared column from its values); a walk is capped at
+100,000 records (``X-Pagination-Throttled: true``), so a capped walk continues in a new ``updated_at >=`` window
+from the largest value it reached. Organizations and products are retired by
 ``disabled``, not deleted; archived or trashed projects are not detected (see README).
 Rate limits: 429 + Retry-After (the shared client; waits of up to 3,660 s), ``x-ratelimit-remaining``/``-reset``
 pacing, and a client-side limit of 20 requests per 2.2 seconds (the documented burst limit is about 20 per 2 s).
 """
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from urllib.parse import urlsplit, urlunsplit
 
 # The SDK: Connector wires schema/update/form; op emits rows and checkpoints; log writes to the sync log.
@@ -59,7 +64,17 @@ __MAX_QUOTA_WAIT_S = 3660.0  # the quota window is hourly (inferred): a 429's Re
 # out up to that and a minute (the Ruby SDK's limit), since the quota is per user and another client can spend it
 __QUOTA_RESET_MARGIN_S = 0.5  # x-ratelimit-reset has whole seconds; wake up just after it, not just before
 __CURSOR_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # the API's filter format: UTC, whole seconds
-__DECIMAL = {"type": "DECIMAL", "precision": 38, "scale": 6}
+# The contract gives no scale for decimals (its examples have one place: "320000.0"). 38 digits is the most the
+# SDK and destinations take; 6 of them after the point hold money and rates to a millionth, and 32 before it any
+# amount. A value with more digits would be rounded or nulled by the destination, so it goes to <column>_raw.
+__DECIMAL_PLACES = 6
+__DECIMAL_WHOLE_DIGITS = 32
+__DECIMAL = {"type": "DECIMAL", "precision": __DECIMAL_WHOLE_DIGITS + __DECIMAL_PLACES, "scale": __DECIMAL_PLACES}
+__LONG_MIN, __LONG_MAX = -2 ** 63, 2 ** 63 - 1  # the LONG column's range (the SDK refuses others at upsert)
+__NUMBER_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")  # what Decimal reads, without NaN, 1_000
+__VALUE_EXCERPT_CHARS = 40
+__WHOLE_NUMBER = 'a whole number (expected an integer such as 12 or "12")'
+__LONG_RANGE = f"in the LONG range ({__LONG_MIN} to {__LONG_MAX})"
 __API_HINT = ("Likely causes: the token (personal access token or OAuth client) is wrong, expired or revoked; its "
               "scopes do not allow reading organizations, products and projects; 'account_id' is not the account "
               "the token belongs to; or 'region' (or 'base_url') is not the account's region")
@@ -72,11 +87,13 @@ class Table:
     name: str
     fields: tuple  # documented fields, requested with fields= (collections return only defaults otherwise)
     references: tuple  # {id, name} objects, flattened to <ref>_id, <ref>_name, <ref>_account_id, ...
+    texts: tuple  # documented text fields, declared STRING (the destination could type "T" as a flag)
     timestamps: tuple = ("created_at", "updated_at")
     decimals: tuple = ()
     booleans: tuple = ()
     integers: tuple = ()
     json_fields: tuple = ("custom_fields",)
+    reference_texts: tuple = ("name", "account_id", "account_name")  # a reference's documented text parts
 
 
 __TABLES = (
@@ -85,6 +102,7 @@ __TABLES = (
            "business_unit_organization", "disabled", "end_user_privacy", "financialID", "region", "remarks",
            "substitute", "custom_fields", "picture_uri", "source", "ui_extension", "order_template"),
           ("parent", "manager", "business_unit_organization", "substitute", "ui_extension", "order_template"),
+          ("sourceID", "name", "financialID", "region", "remarks", "picture_uri", "source"),
           booleans=("disabled", "business_unit", "end_user_privacy")),
     Table("products",
           ("sourceID", "name", "category", "support_team", "service", "created_at", "updated_at", "brand", "model",
@@ -93,6 +111,8 @@ __TABLES = (
            "workflow_manager", "recurrence", "custom_fields", "disabled", "source"),
           ("support_team", "service", "service_provider", "financial_owner", "supplier", "ui_extension",
            "workflow_template", "workflow_manager"),
+          ("sourceID", "name", "category", "brand", "model", "productID", "rule_set", "depreciation_method",
+           "salvage_value_currency", "remarks", "picture_uri", "source"),
           decimals=("rate", "salvage_value"), booleans=("disabled",), integers=("useful_life",),
           json_fields=("custom_fields", "recurrence")),
     Table("projects",
@@ -101,6 +121,8 @@ __TABLES = (
            "cost_of_purchases", "total_cost", "value", "value_currency", "effort", "roi", "completion_reason",
            "resolution_duration", "time_zone", "work_hours", "custom_fields", "ui_extension", "source"),
           ("manager", "service", "service_provider", "customer", "program", "risk_level", "work_hours", "ui_extension"),
+          ("sourceID", "subject", "category", "status", "justification", "value_currency", "completion_reason",
+           "time_zone", "source", "service_localized_name"),
           timestamps=("created_at", "updated_at", "completion_target_at", "completed_at"),
           decimals=("cost_of_effort", "cost_of_purchases", "total_cost", "value"),
           integers=("effort", "roi", "resolution_duration")),
@@ -164,18 +186,27 @@ def _check_one_auth_mode(oauth_token: str | None, client_id: str | None, client_
 
 
 def schema(configuration: dict):
-    """Every table with its key; timestamps UTC_DATETIME, money DECIMAL, flags BOOLEAN, custom fields JSON."""
+    """Every table with its key; timestamps UTC_DATETIME, money DECIMAL (and its ``_raw`` text), flags BOOLEAN,
+    custom fields JSON, and the documented text fields STRING: the destination types an undeclared column from
+    its values, so a text "T" could land as a flag and "1.10" as the number 1.1."""
     return [{"table": table.name, "primary_key": ["id"], "columns": _columns(table)} for table in __TABLES]
 
 
 def _columns(table: Table) -> dict:
     columns = {"id": "LONG", **{f"{ref}_id": "LONG" for ref in table.references}}
+    columns.update({name: "STRING" for name in _text_columns(table)})
     columns.update({name: "UTC_DATETIME" for name in table.timestamps})
     columns.update({name: __DECIMAL for name in table.decimals})
+    columns.update({f"{name}_raw": "STRING" for name in table.decimals})
     columns.update({name: "BOOLEAN" for name in table.booleans})
     columns.update({name: "LONG" for name in table.integers})
     columns.update({name: "JSON" for name in table.json_fields})
     return columns
+
+
+def _text_columns(table: Table) -> tuple:
+    """The documented text fields and each reference's text parts, named as ``flatten_record`` names them."""
+    return table.texts + tuple(f"{ref}_{part}" for ref in table.references for part in table.reference_texts)
 
 
 def update(configuration: dict, state: dict):
@@ -230,12 +261,13 @@ def sync_walk(http: Client, settings: Settings, state: dict, table: Table, since
     """
     entry = state[table.name]
     cursor_before = entry.get("cursor")
-    walk = {"since": since, "latest": None, "ascending": True, "throttled": False, "undated": 0}
+    walk = {"since": since, "latest": None, "ascending": True, "throttled": False, "undated": 0, "unfit": set()}
     try:
         for page in walk_pages(http, settings, table, since, settings.page_size):
             ascending_before = walk["ascending"]
             for record in page.records:
                 row = to_row(record, table)
+                warn_of_unfit_decimals(walk, row, table)
                 # Upsert: insert the row, or replace the one with the same id (the >= bound re-reads a few).
                 op.upsert(table=table.name, data=row)
                 note_updated_at(walk, row["updated_at"], table)
@@ -337,7 +369,7 @@ def next_window(walk: dict, table: Table) -> str:
 
 
 def to_row(record: dict, table: Table) -> dict:
-    """Flatten references, default ``disabled`` to false, timestamps to UTC, decimals kept as exact strings."""
+    """Flatten references, default ``disabled`` to false, check and convert every typed value (``typed_row``)."""
     if not isinstance(record, dict) or record.get("id") is None:
         raise PayloadError(f"{table.name}: a record without an id: {str(record)[:200]}")
     record = dict(record)
@@ -348,19 +380,123 @@ def to_row(record: dict, table: Table) -> dict:
         if ref in row and row[ref] in (None, "{}"):  # a blank reference (null or {}): its columns become NULL
             del row[ref]
             row[f"{ref}_id"] = row[f"{ref}_name"] = None
-    for name in table.booleans:
-        if isinstance(row.get(name), str):  # documented as JSON booleans; "true"/"false" text is read as well
-            try:
-                row[name] = to_flag(row[name])
-            except ValueError:
-                text = row[name][:40]
-                raise PayloadError(f"{table.name}.{name}: {text!r} is not a boolean (true or false)") from None
     for name in table.timestamps:
-        row[name] = timestamps.to_utc_iso(row.get(name))
-    for name in table.decimals:
-        if row.get(name) is not None:
-            row[name] = str(row[name])  # DECIMAL takes strings exactly; a float would lose digits
+        row.setdefault(name, None)
+    typed_row(row, table)
+    if row["id"] is None:
+        raise PayloadError(f"{table.name}: a record with a blank id: {str(record)[:200]}")
     return row
+
+
+def typed_row(row: dict, table: Table) -> None:
+    """Each typed column's value as its declared type takes it; a blank is null. A value of another kind fails
+    the sync here, naming the table, column, record and value (the SDK and the destination name none of them);
+    a decimal the column cannot hold exactly moves to ``<column>_raw`` (the destination would round it)."""
+    integers = ("id", *(f"{ref}_id" for ref in table.references), *table.integers)
+    sent = {name: row[name] for name in table.decimals if row.get(name) is not None}
+    for names, convert in ((integers, _as_integer), (table.booleans, _as_boolean),
+                           (table.timestamps, _as_timestamp), (table.decimals, _as_decimal)):
+        for name in names:
+            if name not in row:
+                continue
+            try:
+                row[name] = convert(row[name])
+            except ValueError as expected:
+                raise PayloadError(f"{table.name}.{name} (record id {_excerpt(row['id'])}): {_excerpt(row[name])} "
+                                   f"is not {expected}") from None
+    for name, value in sent.items():
+        if row[name] is None:
+            continue
+        if _fits_decimal(row[name]):
+            row[name] = format(row[name], "f")
+        else:  # kept as sent: fixed-point text of 1e999999 would be a million digits
+            row[f"{name}_raw"], row[name] = value.strip() if isinstance(value, str) else repr(value), None
+
+
+def warn_of_unfit_decimals(walk: dict, row: dict, table: Table) -> None:
+    """One warning per column and walk for decimals delivered in ``<column>_raw`` instead of the typed column."""
+    for name in table.decimals:
+        if row.get(f"{name}_raw") is not None and name not in walk["unfit"]:
+            walk["unfit"].add(name)
+            log.warning(f"{table.name}.{name} (record id {row['id']}): {_excerpt(row[f'{name}_raw'])} has more "
+                        f"digits than DECIMAL({__DECIMAL['precision']},{__DECIMAL['scale']}) holds "
+                        f"({__DECIMAL_PLACES} after the point, {__DECIMAL_WHOLE_DIGITS} before it); it is kept "
+                        f"exactly in {name}_raw and {name} is null (further such values of this walk are not logged)")
+
+
+def _as_integer(value) -> int | None:
+    """A whole number: an int, a whole float (12.0) or its text ("12", "12.0"); fractions are refused."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(__WHOLE_NUMBER)
+    number = value if isinstance(value, int) else _whole_number(value)  # hot path: ids arrive as ints
+    if not __LONG_MIN <= number <= __LONG_MAX:
+        raise ValueError(__LONG_RANGE)
+    return number
+
+
+def _whole_number(value: float | str) -> int:
+    number = _decimal_of(value, __WHOLE_NUMBER)
+    if number != number.to_integral_value():
+        raise ValueError(__WHOLE_NUMBER)
+    if number.adjusted() > 18:  # beyond the LONG range; checked before int() would build a huge number
+        raise ValueError(__LONG_RANGE)
+    return int(number)
+
+
+def _as_decimal(value) -> Decimal | None:
+    """A decimal string ("320000.0") or a JSON number, exactly."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    expected = 'a decimal number (expected text such as "320000.0")'
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(expected)
+    return _decimal_of(value, expected)
+
+
+def _decimal_of(value, expected: str) -> Decimal:
+    text = value.strip() if isinstance(value, str) else repr(value)  # repr: a float's shortest exact text
+    if not __NUMBER_TEXT.fullmatch(text):
+        raise ValueError(expected)
+    return Decimal(text)
+
+
+def _fits_decimal(number: Decimal) -> bool:
+    """Whether the DECIMAL column holds ``number`` exactly: trailing zeros after the point are no loss."""
+    _, digits, exponent = number.as_tuple()
+    if not any(digits):
+        return True
+    digits = list(digits)
+    while exponent < 0 and digits[-1] == 0:  # not Decimal.normalize: it rounds to the context's 28 digits
+        digits.pop()
+        exponent += 1
+    return -exponent <= __DECIMAL_PLACES and len(digits) + exponent <= __DECIMAL_WHOLE_DIGITS
+
+
+def _as_boolean(value) -> bool | None:
+    """Documented as JSON booleans; "true"/"false"/"1"/"0" text (any case) is read as well."""
+    try:
+        return to_flag(value)
+    except ValueError:
+        raise ValueError("a boolean (true or false)") from None
+
+
+def _as_timestamp(value) -> str | None:
+    """ISO 8601 text with an offset or Z, as UTC."""
+    if isinstance(value, str) or value is None:
+        try:
+            return timestamps.to_utc_iso(value)
+        except ValueError:
+            pass
+    raise ValueError('a timestamp (expected ISO 8601 text such as "2016-03-22T21:02:50-05:00")')
+
+
+def _excerpt(value) -> str:
+    """A value as a message quotes it: repr (text in quotes), cut to a few dozen characters."""
+    if isinstance(value, str) and len(value) > __VALUE_EXCERPT_CHARS:
+        return f"{value[:__VALUE_EXCERPT_CHARS]!r}..."
+    return repr(value)[:__VALUE_EXCERPT_CHARS]
 
 
 def pace_by_quota(response) -> None:

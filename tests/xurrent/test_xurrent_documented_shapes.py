@@ -104,7 +104,7 @@ def test_an_empty_reference_is_null_and_boolean_text_is_read_as_a_boolean(xurren
                           "updated_at": "2024-01-01T00:00:00Z"}, organizations)
     assert (row["manager_id"], row["manager_name"]) == (None, None) and "manager" not in row
     assert (row["disabled"], row["business_unit"]) == (True, False)
-    with pytest.raises(PayloadError, match="organizations.disabled: 'maybe' is not a boolean"):
+    with pytest.raises(PayloadError, match="organizations.disabled \\(record id 1\\): 'maybe' is not a boolean"):
         xurrent.to_row({"id": 1, "disabled": "maybe"}, organizations)
 
 
@@ -195,3 +195,61 @@ def test_the_edges_of_every_range_are_accepted(xurrent):
     assert (low.initial_sync_days, low.page_size, low.timeout_s, low.retry_attempts) == (1, 1, 10, 1)
     assert (high.initial_sync_days, high.page_size, high.timeout_s, high.retry_attempts) == (365, 100, 300, 10)
     assert high.incremental is True
+
+
+WHOLE = 'a whole number (expected an integer such as 12 or "12")'
+DECIMAL = 'a decimal number (expected text such as "320000.0")'
+TIMESTAMP = 'a timestamp (expected ISO 8601 text such as "2016-03-22T21:02:50-05:00")'
+
+
+@responses.activate
+@pytest.mark.parametrize("table, changes, message", [
+    ("organizations", {"created_at": "N/A"}, f"organizations.created_at (record id 2): 'N/A' is not {TIMESTAMP}"),
+    ("organizations", {"created_at": 1458702170}, f"organizations.created_at (record id 2): 1458702170 is not "
+                                                  f"{TIMESTAMP}"),
+    ("organizations", {"disabled": "yes"}, "organizations.disabled (record id 2): 'yes' is not a boolean (true or "
+                                           "false)"),
+    ("organizations", {"parent": {"id": "N/A", "name": "Inc."}}, f"organizations.parent_id (record id 2): 'N/A' is "
+                                                                 f"not {WHOLE}"),
+    ("products", {"useful_life": "N/A"}, f"products.useful_life (record id 2): 'N/A' is not {WHOLE}"),
+    ("products", {"useful_life": "1.5"}, f"products.useful_life (record id 2): '1.5' is not {WHOLE}"),
+    ("products", {"useful_life": 12.5}, f"products.useful_life (record id 2): 12.5 is not {WHOLE}"),
+    ("products", {"useful_life": True}, f"products.useful_life (record id 2): True is not {WHOLE}"),
+    ("products", {"salvage_value": "N/A"}, f"products.salvage_value (record id 2): 'N/A' is not {DECIMAL}"),
+    ("products", {"salvage_value": "1,000.00"}, f"products.salvage_value (record id 2): '1,000.00' is not {DECIMAL}"),
+    ("products", {"rate": "NaN"}, f"products.rate (record id 2): 'NaN' is not {DECIMAL}"),
+    ("projects", {"effort": "N/A" * 30}, f"projects.effort (record id 2): '{'N/A' * 13}N'... is not {WHOLE}"),
+    ("projects", {"roi": "9223372036854775808"}, "projects.roi (record id 2): '9223372036854775808' is not in the "
+                                                 "LONG range (-9223372036854775808 to 9223372036854775807)"),
+    ("projects", {"id": "N/A"}, f"projects.id (record id 'N/A'): 'N/A' is not {WHOLE}"),
+    ("projects", {"id": "1.0e-1"}, f"projects.id (record id '1.0e-1'): '1.0e-1' is not {WHOLE}"),
+])
+def test_a_value_of_the_wrong_kind_fails_naming_the_table_column_record_and_value(xurrent, sleeps, table, changes,
+                                                                                   message):
+    good = {"id": 1, "name": "A", "created_at": "2024-05-01T10:00:00Z", "updated_at": "2024-05-01T10:00:00Z"}
+    responses.get(f"{HOST}/{table}", json=[good, {**good, "id": 2, **changes}])
+    mock_empty(*(name for name in TABLES if name != table))
+    failed = Recorder()
+    with pytest.raises(PayloadError) as error:
+        run_update(xurrent, CONFIGURATION, recorder=failed)
+    assert str(error.value) == message
+    assert [row["id"] for row in failed.upserts(table)] == [1]  # the bad record is never written
+
+
+def test_blanks_are_null_and_whole_numbers_in_any_form_are_integers(xurrent):
+    products = [t for t in xurrent.__TABLES if t.name == "products"][0]
+    blank = xurrent.to_row({"id": 33, "useful_life": "", "salvage_value": "", "rate": "  ", "created_at": "",
+                            "support_team": {"id": "", "name": "Team"}, "updated_at": None}, products)
+    assert [blank[name] for name in ("useful_life", "salvage_value", "rate", "created_at", "support_team_id")] == [
+        None] * 5
+    for whole in (12, 12.0, "12", " 12 ", "12.0", "+12"):
+        row = xurrent.to_row({"id": "33", "useful_life": whole, "support_team": {"id": whole}}, products)
+        assert (row["id"], row["useful_life"], row["support_team_id"]) == (33, 12, 12), whole
+    numbers = xurrent.to_row({"id": 33.0, "salvage_value": 12.5, "rate": "1E+3"}, products)
+    assert (numbers["id"], numbers["salvage_value"], numbers["rate"]) == (33, "12.5", "1000")
+    unfit = xurrent.to_row({"id": 33, "salvage_value": " 1e999999 ", "rate": "0.12345670"}, products)
+    assert (unfit["salvage_value"], unfit["salvage_value_raw"]) == (None, "1e999999")  # as sent, not a million digits
+    assert (unfit["rate"], unfit["rate_raw"]) == (None, "0.12345670")
+    assert xurrent.to_row({"id": 33, "rate": "0.1234560000"}, products)["rate"] == "0.1234560000"  # zeros: no loss
+    with pytest.raises(PayloadError, match="products: a record with a blank id"):
+        xurrent.to_row({"id": " ", "name": "A"}, products)

@@ -100,6 +100,34 @@ def test_schema_declares_keys_and_types(xurrent):
     assert tables["projects"]["columns"]["total_cost"]["type"] == "DECIMAL"
 
 
+
+REFERENCE_TEXT = ("name", "account_id", "account_name")  # contract 4.3: {id, name}, plus account {id, name}
+DOCUMENTED_TEXT = {  # contract section 3: the fields it documents as (or names as) text, named as flattened
+    "organizations": {"sourceID", "name", "financialID", "region", "remarks", "picture_uri", "source",
+                      *(f"{ref}_{part}" for ref in ("parent", "manager", "business_unit_organization", "substitute",
+                                                     "ui_extension", "order_template") for part in REFERENCE_TEXT)},
+    "products": {"sourceID", "name", "category", "brand", "model", "productID", "rule_set", "depreciation_method",
+                 "salvage_value_currency", "remarks", "picture_uri", "source", "salvage_value_raw", "rate_raw",
+                 *(f"{ref}_{part}" for ref in ("support_team", "service", "service_provider", "financial_owner",
+                                                "supplier", "ui_extension", "workflow_template", "workflow_manager")
+                   for part in REFERENCE_TEXT)},
+    "projects": {"sourceID", "subject", "category", "status", "justification", "value_currency", "completion_reason",
+                 "time_zone", "source", "service_localized_name",
+                 *(f"{name}_raw" for name in ("cost_of_effort", "cost_of_purchases", "total_cost", "value")),
+                 *(f"{ref}_{part}" for ref in ("manager", "service", "service_provider", "customer", "program",
+                                                "risk_level", "work_hours", "ui_extension")
+                   for part in REFERENCE_TEXT)},
+}
+
+
+def test_schema_declares_every_documented_text_field_string_and_keeps_the_typed_ones(xurrent):
+    tables = {t["table"]: t["columns"] for t in xurrent.schema({})}
+    for table, columns in tables.items():
+        assert {name for name, kind in columns.items() if kind == "STRING"} == DOCUMENTED_TEXT[table], table
+        assert "description" not in columns  # not a field of these resources in the contract
+    assert tables["products"]["useful_life"] == "LONG" and tables["projects"]["effort"] == "LONG"
+    assert tables["products"]["support_team_id"] == "LONG" and tables["organizations"]["business_unit"] == "BOOLEAN"
+
 @pytest.mark.parametrize("auth_mode", ["token", "oauth"])
 def test_setup_test_succeeds_with_one_record_per_table(xurrent, sandbox, sleeps, auth_mode):
     box = sandbox(XurrentFake(auth_mode=auth_mode))
