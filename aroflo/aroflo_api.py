@@ -22,7 +22,6 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote, urlsplit
 
@@ -30,7 +29,7 @@ import requests
 from requests.auth import AuthBase
 
 from shared import http_client, timestamps
-from shared.flatten import FLAG_WORDS, ValueTyper, flatten_record, to_flag
+from shared.flatten import FLAG_WORDS, ValueTyper, fits_decimal, flatten_record, to_decimal, to_flag
 from shared.parsing import PayloadError, json_body, require
 
 ACCEPT_JSON = "text/json"
@@ -456,30 +455,20 @@ def _boolean(value) -> bool | None:
     return to_flag(value, _FLAG_WORDS)
 
 
-_MONEY_STEP = Decimal(1).scaleb(-MONEY_SCALE)  # 0.0001
-_MONEY_LIMIT = Decimal(10) ** (MONEY_PRECISION - MONEY_SCALE)
-
-
 def _decimal_text(value) -> str | None:
     """The amount as exact decimal text. An amount DECIMAL(18,4) cannot hold exactly (more than 4 decimal places
     that are not zeros, more than 14 digits before the point) is refused, so that ``typer`` keeps it in
     ``<field>_raw``: the destination would round it, or write null, without a word."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, bool):
-        raise ValueError(f"expected an amount, got {value!r}")
     try:
-        amount = Decimal(str(value).strip())
-    except InvalidOperation:
+        amount = to_decimal(value)
+    except ValueError:
         raise ValueError(f"expected an amount such as '296.7600', got {value!r}") from None
-    if not amount.is_finite():
-        raise ValueError(f"expected a finite amount, got {value!r}")
-    if abs(amount) >= _MONEY_LIMIT:
-        raise ValueError(f"expected at most {MONEY_PRECISION - MONEY_SCALE} digits before the point "
-                         f"(DECIMAL({MONEY_PRECISION},{MONEY_SCALE})), got {value!r}")
-    if amount != amount.quantize(_MONEY_STEP):
-        raise ValueError(f"expected at most {MONEY_SCALE} decimal places "
-                         f"(DECIMAL({MONEY_PRECISION},{MONEY_SCALE})), got {value!r}, which would be rounded")
+    if amount is None:
+        return None
+    if not fits_decimal(amount, MONEY_PRECISION, MONEY_SCALE):
+        raise ValueError(f"expected at most {MONEY_PRECISION - MONEY_SCALE} digits before the point and "
+                         f"{MONEY_SCALE} decimal places (DECIMAL({MONEY_PRECISION},{MONEY_SCALE})), got {value!r}, "
+                         "which the destination would round or write as null")
     return format(amount, "f")
 
 

@@ -9,19 +9,23 @@ of silently overwriting it, and so do two names that Fivetran's renaming makes o
 two values without a word. ``destination_name`` is that renaming.
 
 ``ValueTyper`` types declared columns of a row; a value its converter refuses is kept as text instead of failing
-the sync (see there).
+the sync (see there). ``to_decimal`` and ``fits_decimal`` read an amount exactly and say whether a DECIMAL column
+holds it.
 
-Public: flatten_record, destination_name, column_clash, to_json, to_flag, FLAG_WORDS, ValueTyper
+Public: flatten_record, destination_name, column_clash, to_json, to_flag, FLAG_WORDS, to_decimal, fits_decimal,
+ValueTyper
 """
 
 import json
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
+from decimal import Decimal
 from typing import Any
 
 _NOT_NAME_CHARACTER = re.compile(r"[^0-9A-Za-z_]")
 _UNDERSCORES = re.compile(r"__+")
+_NUMBER_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")  # what Decimal reads, less NaN, Infinity, 1_000
 
 
 def to_json(value: Any) -> str:
@@ -135,6 +139,32 @@ def to_flag(value, words: dict[str, bool] = FLAG_WORDS) -> bool | None:
     if flag is None:
         raise ValueError(f"expected a boolean ({', '.join(words)}), got {value!r}")
     return flag
+
+
+def to_decimal(value) -> Decimal | None:
+    """A number exactly, as the source writes it: text (``"296.7600"``, ``"1E+3"``, surrounding spaces) or a JSON
+    number (a float by its shortest text, ``0.1`` not 0.1000000000000000055...). Blank is None; anything else (a
+    bool, ``"N/A"``, ``"1,234.50"``, NaN, infinity) is a ValueError."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    text = value.strip() if isinstance(value, str) else repr(value) if isinstance(value, (int, float)) else None
+    if isinstance(value, bool) or text is None or not _NUMBER_TEXT.fullmatch(text):
+        raise ValueError(f"expected a number, got {str(value)[:40]!r}")
+    return Decimal(text)
+
+
+def fits_decimal(number: Decimal, precision: int, scale: int) -> bool:
+    """Whether DECIMAL(precision, scale) holds ``number`` exactly: at most ``scale`` places after the point that are
+    not trailing zeros, and ``precision - scale`` digits before it. The destination rounds a longer fraction and
+    writes null for a longer whole part, without a word."""
+    _, digits, exponent = number.as_tuple()
+    if not any(digits):
+        return True
+    digits = list(digits)
+    while exponent < 0 and digits[-1] == 0:  # not Decimal.normalize: it rounds to the context's 28 digits
+        digits.pop()
+        exponent += 1
+    return -exponent <= scale and len(digits) + exponent <= precision - scale
 
 
 class ValueTyper:

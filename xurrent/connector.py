@@ -23,7 +23,6 @@ Rate limits: 429 + Retry-After (the shared client; waits of up to 3,660 s), ``x-
 pacing, and a client-side limit of 20 requests per 2.2 seconds (the documented burst limit is about 20 per 2 s).
 """
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -37,7 +36,7 @@ from fivetran_connector_sdk import Operations as op
 # The suite's helpers: configuration, UTC timestamps, flattening, transport, auth, paging, progress, state.
 from shared import config, http_client, timestamps
 from shared.auth import BearerToken, OAuth2ClientCredentials
-from shared.flatten import flatten_record, to_flag
+from shared.flatten import fits_decimal, flatten_record, to_decimal, to_flag
 from shared.http_client import Client, RateLimiter, RetryPolicy
 from shared.pagination import PAGE_FAILURES, PaginationError, by_next_link
 from shared.parsing import PayloadError
@@ -71,7 +70,6 @@ __DECIMAL_PLACES = 6
 __DECIMAL_WHOLE_DIGITS = 32
 __DECIMAL = {"type": "DECIMAL", "precision": __DECIMAL_WHOLE_DIGITS + __DECIMAL_PLACES, "scale": __DECIMAL_PLACES}
 __LONG_MIN, __LONG_MAX = -2 ** 63, 2 ** 63 - 1  # the LONG column's range (the SDK refuses others at upsert)
-__NUMBER_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")  # what Decimal reads, without NaN, 1_000
 __VALUE_EXCERPT_CHARS = 40
 __WHOLE_NUMBER = 'a whole number (expected an integer such as 12 or "12")'
 __LONG_RANGE = f"in the LONG range ({__LONG_MIN} to {__LONG_MAX})"
@@ -407,7 +405,7 @@ def typed_row(row: dict, table: Table) -> None:
     for name, value in sent.items():
         if row[name] is None:
             continue
-        if _fits_decimal(row[name]):
+        if fits_decimal(row[name], __DECIMAL["precision"], __DECIMAL_PLACES):
             row[name] = format(row[name], "f")
         else:  # kept as sent: fixed-point text of 1e999999 would be a million digits
             row[f"{name}_raw"], row[name] = value.strip() if isinstance(value, str) else repr(value), None
@@ -437,7 +435,10 @@ def _as_integer(value) -> int | None:
 
 
 def _whole_number(value: float | str) -> int:
-    number = _decimal_of(value, __WHOLE_NUMBER)
+    try:
+        number = to_decimal(value)
+    except ValueError:
+        raise ValueError(__WHOLE_NUMBER) from None
     if number != number.to_integral_value():
         raise ValueError(__WHOLE_NUMBER)
     if number.adjusted() > 18:  # beyond the LONG range; checked before int() would build a huge number
@@ -447,31 +448,10 @@ def _whole_number(value: float | str) -> int:
 
 def _as_decimal(value) -> Decimal | None:
     """A decimal string ("320000.0") or a JSON number, exactly."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    expected = 'a decimal number (expected text such as "320000.0")'
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ValueError(expected)
-    return _decimal_of(value, expected)
-
-
-def _decimal_of(value, expected: str) -> Decimal:
-    text = value.strip() if isinstance(value, str) else repr(value)  # repr: a float's shortest exact text
-    if not __NUMBER_TEXT.fullmatch(text):
-        raise ValueError(expected)
-    return Decimal(text)
-
-
-def _fits_decimal(number: Decimal) -> bool:
-    """Whether the DECIMAL column holds ``number`` exactly: trailing zeros after the point are no loss."""
-    _, digits, exponent = number.as_tuple()
-    if not any(digits):
-        return True
-    digits = list(digits)
-    while exponent < 0 and digits[-1] == 0:  # not Decimal.normalize: it rounds to the context's 28 digits
-        digits.pop()
-        exponent += 1
-    return -exponent <= __DECIMAL_PLACES and len(digits) + exponent <= __DECIMAL_WHOLE_DIGITS
+    try:
+        return to_decimal(value)
+    except ValueError:
+        raise ValueError('a decimal number (expected text such as "320000.0")') from None
 
 
 def _as_boolean(value) -> bool | None:

@@ -298,9 +298,9 @@ def test_an_amount_decimal_18_4_cannot_hold_exactly_is_kept_as_text_with_a_warni
     assert not [name for row in (paid["b"], paid["c"]) for name in row if name.endswith("_raw")]
     warnings = [message for level, message in log.lines if level == "WARNING" and "_raw" in message]
     assert len(warnings) == 2, warnings  # once per field
-    assert any("payments.amount: expected at most 4 decimal places (DECIMAL(18,4)), got '1234567.12345'" in message
-               for message in warnings)
-    assert any("payments.totalamount: expected at most 14 digits before the point" in message for message in warnings)
+    limits = "expected at most 14 digits before the point and 4 decimal places (DECIMAL(18,4))"
+    assert any(f"payments.amount: {limits}, got '1234567.12345'" in message for message in warnings)
+    assert any(f"payments.totalamount: {limits}, got '123456789012345.6789'" in message for message in warnings)
 
 
 @responses.activate

@@ -1,11 +1,12 @@
 """shared.flatten, shared.timestamps, shared.config, shared.progress, shared.runner and shared.state."""
 
 from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 
 from shared import config, runner, state, timestamps
-from shared.flatten import FLAG_WORDS, column_clash, destination_name, flatten_record, to_flag
+from shared.flatten import FLAG_WORDS, column_clash, destination_name, fits_decimal, flatten_record, to_decimal, to_flag
 from shared.progress import TableProgress
 from tests.conftest import ListLog
 
@@ -306,3 +307,20 @@ def test_flags_read_the_words_given_blank_is_none_and_anything_else_refused():
     assert to_flag("Yes", {**FLAG_WORDS, "yes": True}) is True
     with pytest.raises(ValueError, match="expected a boolean \\(true, false, 1, 0\\), got 'yes'"):
         to_flag("yes")
+
+
+def test_to_decimal_reads_numbers_exactly_and_refuses_everything_else():
+    assert [to_decimal(v) for v in (" 296.7600 ", "-1E+3", ".5", 0.1, 12, None, "", "  ")] == [
+        Decimal("296.7600"), Decimal("-1E+3"), Decimal("0.5"), Decimal("0.1"), Decimal(12), None, None, None]
+    for bad in (True, "N/A", "1,234.50", "1_000", "NaN", "Infinity", float("nan"), float("inf"), [1], "12e"):
+        with pytest.raises(ValueError, match="expected a number"):
+            to_decimal(bad)
+
+
+def test_fits_decimal_counts_the_digits_a_decimal_column_keeps():
+    fits = [("99999999999999.9999", True), ("-296.7600", True), ("1234567.12340", True), ("1E+3", True),
+            ("0.000000", True), ("0", True), ("1234567.12345", False), ("123456789012345.6789", False),
+            ("1E+14", False), ("1E-5", False), ("1E-999999", False), ("1E+999999", False)]
+    assert [(text, fits_decimal(Decimal(text), 18, 4)) for text, _ in fits] == fits
+    assert fits_decimal(Decimal("9" * 32 + "." + "1" * 6), 38, 6)  # more digits than Decimal's 28-digit context
+    assert not fits_decimal(Decimal("9" * 32 + "." + "1" * 7), 38, 6)
