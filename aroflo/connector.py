@@ -431,10 +431,12 @@ def sync_walk(api: ZoneApi, settings: Settings, state: dict, table: str, progres
     cursor_before, walking_before = holder.get(cursor_key), cursor_key in holder.get("walking", ())
     for page in api.pages(table, [f"and|{cursor_field}|>|{since}"], [f"{cursor_field}|asc", f"{spec.key}|asc"],
                           settings.page_size):
-        page_max, in_order_before = None, in_order
+        page_max, in_order_before, skipped = None, in_order, 0
         for record in page.rows:
             row = aroflo_api.to_row(record, spec, table, api.typer)
-            if not already_delivered(row):
+            if already_delivered(row):
+                skipped += 1
+            else:
                 # Upsert: a row read twice (lookback, resumed walk) replaces itself by id.
                 op.upsert(table=table, data=row)
             value = row.get(cursor_field)
@@ -444,7 +446,7 @@ def sync_walk(api: ZoneApi, settings: Settings, state: dict, table: str, progres
                 log.warning(f"{table}: AroFlo returned rows out of {cursor_field} order; this walk checkpoints "
                             "only when it completes")
         delivered_max = max(filter(None, (delivered_max, page_max)), default=None)
-        progress.page_done(len(page.rows), f"page {page.page}, pageSize {page.page_size}")
+        progress.page_done(len(page.rows), f"page {page.page}, pageSize {page.page_size}", skipped=skipped)
         if in_order and delivered_max:
             _advance(holder, cursor_key, delivered_max, ceiling)
             _mark_walking(holder, cursor_key, True)

@@ -27,8 +27,9 @@ def is_placeholder(value) -> bool:
     return isinstance(value, str) and bool(_PLACEHOLDER.search(value))
 
 
-def _raw(config: dict, key: str, secret: bool = False):
-    """The stripped value, or None when absent, blank or an optional key's placeholder; other placeholders raise."""
+def _raw(config: dict, key: str, secret: bool = False, required: bool = False):
+    """The stripped value, or None when absent, blank or an optional key's placeholder; other placeholders raise,
+    advising removal only for an optional key (a required one removed fails again, as missing)."""
     value = (config or {}).get(key)
     if value is None:
         return None
@@ -37,8 +38,8 @@ def _raw(config: dict, key: str, secret: bool = False):
             return None
         if is_placeholder(value):
             shown = "" if secret else f" ({value.strip()!r})"
-            raise ConfigError(f"configuration key '{key}' still holds the template placeholder{shown}; "
-                              "replace it with a real value or remove it")
+            remedy = "replace it with a real value" + ("" if required else " or remove it")
+            raise ConfigError(f"configuration key '{key}' still holds the template placeholder{shown}; {remedy}")
         value = value.strip()
         return value or None
     return value
@@ -51,7 +52,7 @@ def _fail(key: str, expected: str, value, secret: bool = False):
 
 def text(config: dict, key: str, *, required: bool = False, default: str | None = None,
          secret: bool = False) -> str | None:
-    value = _raw(config, key, secret)
+    value = _raw(config, key, secret, required)
     if value is None:
         if required:
             raise ConfigError(f"configuration key '{key}' is required")

@@ -554,7 +554,7 @@ def configuration_form():
         "token_url", "OAuth token URL", text, placeholder="https://oauth.xurrent.com/token",
         description="Only when the token host cannot be derived from the API base URL."))
     form.add_field(form_field.TextField(
-        "initial_sync_days", "Initial sync (days)", text, placeholder="365",
+        "initial_sync_days", "Initial sync (days)", text, placeholder="all history",
         description="First sync reads records updated in the last 1-365 days. Empty: all history."))
     form.add_field(form_field.TextField("max_records_per_page", "Records per page", text, placeholder="100",
                                         description="1-100; default 100 (fewest requests against the quota)."))

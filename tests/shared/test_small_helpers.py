@@ -138,6 +138,15 @@ def test_placeholders_are_rejected_naming_the_key(value):
         config.text({"api_key": value}, "api_key", required=True)
 
 
+def test_the_placeholder_advice_offers_removal_only_for_an_optional_key():
+    with pytest.raises(config.ConfigError, match="placeholder .*; replace it with a real value$"):
+        config.text({"api_key": "<YOUR_API_KEY>"}, "api_key", required=True)
+    with pytest.raises(config.ConfigError, match="; replace it with a real value or remove it$"):
+        config.text({"region": "<YOUR_REGION>"}, "region")
+    with pytest.raises(config.ConfigError, match="; replace it with a real value or remove it$"):
+        config.integer({"n": "<PAGE_SIZE>"}, "n", default=500)
+
+
 def test_an_optional_key_left_at_its_template_placeholder_takes_its_default():
     """configuration.json writes optional keys as <OPTIONAL_..._DEFAULT_x>: filling only the required keys works."""
     assert config.integer({"n": "<OPTIONAL_PAGE_SIZE_DEFAULT_500>"}, "n", default=500) == 500
@@ -240,6 +249,16 @@ def test_progress_lines_are_rate_limited_and_a_closing_line_counts_rows(log):
     lines = [m for _, m in log.lines]
     assert lines == ["message: sync started", "message: 60 rows so far from 6 pages",
                      "message: 60 rows delivered from 6 pages"]
+
+
+def test_skipped_rows_count_for_the_cadence_but_not_in_the_lines(log):
+    progress = TableProgress("users", log, every_rows=100, log_every_seconds=0, clock=lambda: 0.0)
+    progress.page_done(100, skipped=100)
+    assert progress.checkpoint_due()  # the page moved the cursor, so its checkpoint is still due
+    progress.page_done(50, skipped=20)
+    progress.finished()
+    lines = [m for _, m in log.lines]
+    assert lines[-2:] == ["users: 30 rows so far from 2 pages", "users: 30 rows delivered from 2 pages"]
 
 
 def test_truncate_without_a_runner_is_skipped_with_a_warning_and_other_errors_raise(log):

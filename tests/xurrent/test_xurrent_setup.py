@@ -65,6 +65,8 @@ def test_defaults_and_typed_values(xurrent):
 def test_the_shipped_template_is_rejected_before_anything_syncs(xurrent):
     template = json.loads((ROOT / "xurrent" / "configuration.json").read_text())
     assert all(isinstance(value, str) for value in template.values())
+    listed = template["region"].removeprefix("<OPTIONAL_REGION_").removesuffix("_DEFAULT_global>").split("_")
+    assert listed == list(getattr(xurrent, "__REGION_API_URLS"))  # every region the connector accepts
     with pytest.raises(ConfigError, match="placeholder"):
         xurrent.validate_configuration(template)
     with pytest.raises(ConfigError, match="placeholder"):
@@ -83,6 +85,7 @@ def test_the_form_lists_every_configuration_key(xurrent):
     assert [o.value for o in fields["region"].dropdown_options] == [
         "global", "au", "uk", "ch", "us", "qa", "qa-au", "qa-uk", "qa-ch", "qa-us", "demo"]
     assert fields["enable_incremental_sync"].toggle
+    assert fields["initial_sync_days"].placeholder == "all history"  # the default, not a number that looks like one
     assert [t.name for t in form.tests] == ["test_connection"]
 
 
