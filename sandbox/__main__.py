@@ -29,7 +29,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.config_dir:
         args.config_dir.mkdir(parents=True, exist_ok=True)
         for name in box.fakes:
-            (args.config_dir / f"{name}.json").write_text(json.dumps(box.configuration(name), indent=2))
+            # Written aside and renamed: a script that waits for the file never reads it half written.
+            partial = args.config_dir / f".{name}.json.partial"
+            partial.write_text(json.dumps(box.configuration(name), indent=2))
+            partial.replace(args.config_dir / f"{name}.json")
         print(f"configurations written to {args.config_dir}", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -3,7 +3,6 @@
 import json
 import subprocess
 import sys
-import time
 
 import pytest
 import requests
@@ -134,10 +133,9 @@ def test_the_command_line_serves_and_writes_configurations(tmp_path):
     try:
         line = process.stdout.readline()
         assert "listening on http://127.0.0.1:" in line
-        deadline = time.time() + 10
-        while not (tmp_path / "courier.json").exists() and time.time() < deadline:
-            time.sleep(0.05)
+        assert "configurations written to" in process.stdout.readline()  # each file complete (renamed into place)
         configuration = json.loads((tmp_path / "courier.json").read_text())
+        assert not list(tmp_path.glob(".*.partial"))
         brands = requests.get(configuration["base_url"] + "/brands", timeout=5,
                               headers={"Authorization": f"Bearer {configuration['api_key']}"})
         assert brands.status_code == 200
