@@ -27,7 +27,7 @@ from fivetran_connector_sdk import Operations as op
 # The suite's helpers: configuration, timestamps, flattening, transport with retries, paging, envelopes, state.
 from shared import config, timestamps
 from shared.auth import BearerToken
-from shared.flatten import flatten_record
+from shared.flatten import flatten_record, quoted
 from shared.http_client import Client, HttpError, RetryPolicy
 from shared.pagination import PAGE_FAILURES, PaginationError, by_cursor
 from shared.parsing import PayloadError, require
@@ -360,13 +360,9 @@ def _bad_timestamp(row: dict, column: str, table: Table, form: str) -> str:
     """Names the table, the column, the row's key and the value (cut short): the sync stops rather than store a
     wrong date, and a full scan that fails commits nothing."""
     key = row.get(table.primary_key)
-    whose = f"a row without {table.primary_key}" if key is None else f"the row with {table.primary_key} {_short(key)}"
-    return f"{table.name}.{column} of {whose} holds {_short(row[column])}, not {form} as Courier documents it"
-
-
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    whose = (f"a row without {table.primary_key}" if key is None else
+             f"the row with {table.primary_key} {quoted(key, 60)}")
+    return f"{table.name}.{column} of {whose} holds {quoted(row[column], 60)}, not {form} as Courier documents it"
 
 
 def _records(body, table: Table) -> list:

@@ -13,7 +13,7 @@ the sync (see there). ``to_decimal`` and ``fits_decimal`` read an amount exactly
 holds it.
 
 Public: flatten_record, destination_name, column_clash, to_json, to_flag, FLAG_WORDS, to_decimal, fits_decimal,
-ValueTyper
+quoted, ValueTyper
 """
 
 import json
@@ -165,6 +165,13 @@ def fits_decimal(number: Decimal, precision: int, scale: int) -> bool:
         digits.pop()
         exponent += 1
     return -exponent <= scale and len(digits) + exponent <= precision - scale
+
+
+def quoted(value, chars: int = 40) -> str:
+    """A source value as an error message quotes it: its repr (text in quotes, so a blank shows), at most ``chars``
+    characters, ending in "..." where it was cut."""
+    text = repr(value)
+    return text if len(text) <= chars else text[:chars - 3] + "..."
 
 
 class ValueTyper:

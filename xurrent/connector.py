@@ -36,7 +36,7 @@ from fivetran_connector_sdk import Operations as op
 # The suite's helpers: configuration, UTC timestamps, flattening, transport, auth, paging, progress, state.
 from shared import config, http_client, timestamps
 from shared.auth import BearerToken, OAuth2ClientCredentials
-from shared.flatten import fits_decimal, flatten_record, to_decimal, to_flag
+from shared.flatten import fits_decimal, flatten_record, quoted, to_decimal, to_flag
 from shared.http_client import Client, RateLimiter, RetryPolicy
 from shared.pagination import PAGE_FAILURES, PaginationError, by_next_link
 from shared.parsing import PayloadError
@@ -70,7 +70,6 @@ __DECIMAL_PLACES = 6
 __DECIMAL_WHOLE_DIGITS = 32
 __DECIMAL = {"type": "DECIMAL", "precision": __DECIMAL_WHOLE_DIGITS + __DECIMAL_PLACES, "scale": __DECIMAL_PLACES}
 __LONG_MIN, __LONG_MAX = -2 ** 63, 2 ** 63 - 1  # the LONG column's range (the SDK refuses others at upsert)
-__VALUE_EXCERPT_CHARS = 40
 __WHOLE_NUMBER = 'a whole number (expected an integer such as 12 or "12")'
 __LONG_RANGE = f"in the LONG range ({__LONG_MIN} to {__LONG_MAX})"
 __API_HINT = ("Likely causes: the token (personal access token or OAuth client) is wrong, expired or revoked; its "
@@ -400,7 +399,7 @@ def typed_row(row: dict, table: Table) -> None:
             try:
                 row[name] = convert(row[name])
             except ValueError as expected:
-                raise PayloadError(f"{table.name}.{name} (record id {_excerpt(row['id'])}): {_excerpt(row[name])} "
+                raise PayloadError(f"{table.name}.{name} (record id {quoted(row['id'])}): {quoted(row[name])} "
                                    f"is not {expected}") from None
     for name, value in sent.items():
         if row[name] is None:
@@ -416,7 +415,7 @@ def warn_of_unfit_decimals(walk: dict, row: dict, table: Table) -> None:
     for name in table.decimals:
         if row.get(f"{name}_raw") is not None and name not in walk["unfit"]:
             walk["unfit"].add(name)
-            log.warning(f"{table.name}.{name} (record id {row['id']}): {_excerpt(row[f'{name}_raw'])} has more "
+            log.warning(f"{table.name}.{name} (record id {row['id']}): {quoted(row[f'{name}_raw'])} has more "
                         f"digits than DECIMAL({__DECIMAL['precision']},{__DECIMAL['scale']}) holds "
                         f"({__DECIMAL_PLACES} after the point, {__DECIMAL_WHOLE_DIGITS} before it); it is kept "
                         f"exactly in {name}_raw and {name} is null (further such values of this walk are not logged)")
@@ -470,13 +469,6 @@ def _as_timestamp(value) -> str | None:
         except ValueError:
             pass
     raise ValueError('a timestamp (expected ISO 8601 text such as "2016-03-22T21:02:50-05:00")')
-
-
-def _excerpt(value) -> str:
-    """A value as a message quotes it: repr (text in quotes), cut to a few dozen characters."""
-    if isinstance(value, str) and len(value) > __VALUE_EXCERPT_CHARS:
-        return f"{value[:__VALUE_EXCERPT_CHARS]!r}..."
-    return repr(value)[:__VALUE_EXCERPT_CHARS]
 
 
 def pace_by_quota(response) -> None:

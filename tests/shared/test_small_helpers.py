@@ -6,7 +6,16 @@ from decimal import Decimal
 import pytest
 
 from shared import config, runner, state, timestamps
-from shared.flatten import FLAG_WORDS, column_clash, destination_name, fits_decimal, flatten_record, to_decimal, to_flag
+from shared.flatten import (
+    FLAG_WORDS,
+    column_clash,
+    destination_name,
+    fits_decimal,
+    flatten_record,
+    quoted,
+    to_decimal,
+    to_flag,
+)
 from shared.progress import TableProgress
 from tests.conftest import ListLog
 
@@ -343,3 +352,8 @@ def test_fits_decimal_counts_the_digits_a_decimal_column_keeps():
     assert [(text, fits_decimal(Decimal(text), 18, 4)) for text, _ in fits] == fits
     assert fits_decimal(Decimal("9" * 32 + "." + "1" * 6), 38, 6)  # more digits than Decimal's 28-digit context
     assert not fits_decimal(Decimal("9" * 32 + "." + "1" * 7), 38, 6)
+
+
+def test_quoted_shows_a_value_as_its_repr_cut_to_a_length():
+    assert [quoted(v) for v in ("", "N/A", 12, None)] == ["''", "'N/A'", "12", "None"]
+    assert quoted("x" * 100, 20) == "'" + "x" * 16 + "..." and len(quoted("x" * 100, 20)) == 20
