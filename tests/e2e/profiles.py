@@ -30,6 +30,9 @@ class Profile:
     large_configuration: dict = field(default_factory=dict)  # configuration changes for the large source
     small: dict = field(default_factory=dict)  # fake options for the fault scenarios: several pages, few rows
     envelope: tuple[str, int] | None = None  # (route, nth) answered without its records key; default: malformed
+    # routes where an answer in another shape may be "not ready yet" (Pindrop: a JSON, HTML or XML answer for a
+    # report of a day inside the grace window): a sync that meets one can end well, and the next sync reads it
+    pending_routes: tuple[str, ...] = ()
     adjust: Callable = lambda fake, configuration: configuration  # configuration changes for those scenarios
 
 
@@ -89,7 +92,8 @@ PROFILES = {
         adjust=lambda fake, configuration: {**configuration, "start_date": str(fake.current_day() - timedelta(days=3))},
         reread_bound={t: 1_200 for t in PINDROP_TYPES},  # one report: the lookback day
         token_route="/v1/nightly_reports/calls/", token_fake={},
-        envelope=("/oauth2/token", 1)),  # reports are bare CSV: the token answer is the only envelope
+        envelope=("/oauth2/token", 1),  # reports are bare CSV: the token answer is the only envelope
+        pending_routes=tuple(f"/v1/nightly_reports/{t}/" for t in PINDROP_TYPES)),
     "customer_thermometer": Profile(
         name="customer_thermometer", routes=("/api.php",), middle=("/api.php", 6), malformed=("/api.php", 3),
         mutate=_mutate_customer_thermometer, large={"responses": 50_000}, large_rows=50_000, approx_requests=26,

@@ -1,8 +1,9 @@
 """``make chaos``: the fault scenarios again, randomized and longer (deselected from ``make test``).
 
 Each round picks random faults (any transient kind, a malformed payload, an answer without its envelope key,
-or a persistent 503) on random routes at random request numbers; a sync that fails is followed by a healthy one,
-and the warehouse must then equal a clean sync's. ``CHAOS_SEED`` fixes the randomness (``make chaos`` picks one
+or a persistent 503) on random routes at random request numbers; a sync that fails is followed by a healthy one
+(so is one that met an answer that can mean "not ready yet", see ``met_a_pending_answer``), and the warehouse
+must then equal a clean sync's. ``CHAOS_SEED`` fixes the randomness (``make chaos`` picks one
 and prints it), ``CHAOS_ROUNDS`` the rounds per connector. Every failure message names the seed and the round,
 so it can be replayed.
 """
@@ -44,8 +45,15 @@ def test_random_faults_then_a_healthy_sync_always_converge(name, e2e):
         runner = e2e.runner(profile, project_name=f"{name}-round-{round_number}")
         for route, kind, nth, times, options in faults:
             box.faults.add(name, route, kind, nth=nth, times=times, **options)
-        if not runner.sync(configuration):
-            box.faults.clear()
-            assert runner.sync(configuration), f"the healthy sync after a failure failed ({where})"
+        succeeded = runner.sync(configuration)
         box.faults.clear()
+        if not succeeded or met_a_pending_answer(profile, faults):
+            assert runner.sync(configuration), f"the healthy sync after a failure failed ({where})"
         assert runner.snapshot(profile.volatile) == reference, f"the warehouse differs from the source ({where})"
+
+
+def met_a_pending_answer(profile, faults) -> bool:
+    """An answer in another shape on a route where that can mean "not ready yet" (a recent Pindrop report): the
+    sync may end well without that day, which it asks for again next sync, so the check follows that sync."""
+    return any(kind == "envelope" and route in profile.pending_routes  # a JSON answer where a CSV belongs
+               for route, kind, _, _, _ in faults)
