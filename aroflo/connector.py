@@ -428,7 +428,7 @@ def sync_walk(api: ZoneApi, settings: Settings, state: dict, table: str, progres
     spec = __SPECS[table]
     log.info(f"{table}: reading rows with {cursor_field} > {since}")
     delivered_max, in_order = None, True
-    cursor_before, walking_before = holder.get(cursor_key), cursor_key in holder.get("walking", ())
+    cursor_before, walking_before = holder.get(cursor_key), cursor_key in _walking(holder, table)
     for page in api.pages(table, [f"and|{cursor_field}|>|{since}"], [f"{cursor_field}|asc", f"{spec.key}|asc"],
                           settings.page_size):
         page_max, in_order_before, skipped = None, in_order, 0
