@@ -1,7 +1,10 @@
 """HTTP transport for every connector: one Session per sync, timeouts, retries, rate limiting and redaction.
 
 Rules (each has a unit test):
-- connect and read timeouts on every request;
+- connect and read timeouts on every request, and a deadline on each whole answer that is not streamed (a read
+  timeout only bounds the wait between two reads: a trickling server would hold a sync for ever), with a size cap;
+- redirects are followed only within the origin a request was sent to: credentials (an OAuth form, a signature, a
+  key in the query) never reach another host or travel over plain http; any other redirect fails at once;
 - retry 408, 429 and 5xx (not 501/505, which no retry changes), connection errors, timeouts and bodies cut off
   mid-read, with exponential backoff and full jitter; ``Retry-After`` (seconds or HTTP date) and
   ``retry-after-ms`` are honoured, capped;
@@ -11,7 +14,7 @@ Rules (each has a unit test):
   ``except`` block so no chained exception can carry an unredacted URL.
 
 Public: Client, RetryPolicy, RateLimiter, HttpError, TransportError, is_retryable_status, parse_retry_after,
-EnvironmentCachingSession
+EnvironmentCachingSession, SameOriginSession
 """
 
 import logging
@@ -21,7 +24,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
@@ -34,6 +37,12 @@ from shared.redaction import Redactor
 _NEVER_BETTER_5XX = frozenset({501, 505})  # "not implemented", "HTTP version not supported": the same every time
 AUTH_FAILURE_STATUSES = frozenset({401, 403})
 BODY_EXCERPT_CHARS = 300
+# An answer read whole (not streamed) must arrive within this many read timeouts and stay under this size: far
+# beyond any page of these APIs (a Customer Thermometer day read with limit=100000 is about 60 MB), and short of
+# a stuck sync or a worker out of memory.
+BODY_DEADLINE_READ_TIMEOUTS = 10
+BODY_MAX_BYTES = 512 * 1024 * 1024
+_BODY_READ_BYTES = 64 * 1024
 
 
 # Reached through the module so tests can patch them: ``monkeypatch.setattr(http_client, "sleep", ...)``; a test
@@ -195,6 +204,29 @@ class EnvironmentCachingSession(requests.Session):
         return {**settings, "proxies": dict(settings["proxies"])}
 
 
+class SameOriginSession(EnvironmentCachingSession):
+    """Follows a redirect only to the origin (scheme, host, port) the request was sent to.
+
+    requests follows any redirect and drops only ``Authorization`` on the way to another host: a 307 on a token
+    POST would resend the client secret there, AroFlo's signature headers and Customer Thermometer's key in the
+    query would go along, and an https -> http hop would carry them in clear (and its answer would be taken as
+    data). No documented endpoint of these APIs redirects, so another origin is not followed: the 3xx itself
+    comes back, and ``Client`` fails on it naming where it pointed.
+    """
+
+    def get_redirect_target(self, resp):
+        target = super().get_redirect_target(resp)
+        if target is None or _origin(urljoin(resp.url, target)) != _origin(resp.url):
+            return None
+        return target
+
+
+def _origin(url: str) -> tuple:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or {"http": 80, "https": 443}.get(scheme)
+
+
 class Client:
     """One ``requests.Session`` with the retry, auth, rate-limit and redaction rules of a sync.
 
@@ -216,7 +248,7 @@ class Client:
         log=None,
         session: requests.Session | None = None,
     ):
-        self.session = session or EnvironmentCachingSession()
+        self.session = session or SameOriginSession()
         if headers:
             self.session.headers.update(headers)
         self.timeout_s = timeout_s
@@ -284,12 +316,19 @@ class Client:
         """One try: (None, 0, response) on success, else (failure text, seconds to wait, response or None)."""
         if self.limiter:
             self.limiter.acquire()
-        failure = None
+        failure = response = None
         try:
+            # Always streamed, so that a body read whole is read under a deadline (``_read_body``).
             response = self.session.request(method, url, params=params, data=data, headers=headers, auth=auth,
-                                            timeout=self.timeout_s, stream=stream)
+                                            timeout=self.timeout_s, stream=True)
+            if not stream and response.status_code < 300:
+                self._read_body(response)
         except _TRANSIENT_ERRORS as exc:
             failure = self.describe_transport_error(exc)
+        except requests.TooManyRedirects as exc:
+            failure = self.describe_transport_error(exc)  # a loop within the origin: another try loops again
+            raise TransportError(f"{method} {self.redactor.redact(_without_query(url))}: {failure}",
+                                 retries_spent=True) from None
         except ValueError as exc:  # requests' InvalidURL and InvalidHeader are ValueErrors too
             if not _unsendable(exc):
                 raise
@@ -298,15 +337,34 @@ class Client:
             raise TransportError(f"{method} request could not be sent: {self.describe_transport_error(exc)}",
                                  retries_spent=True) from None
         if failure is not None:
+            if response is not None:
+                response.close()
             return failure, self.retry.backoff_s(attempt), None
         if self.on_response:
             self.on_response(response)
-        if response.status_code < 400:
+        if response.status_code < 300:
             return None, 0.0, response
         retry_after = parse_retry_after(response, self.retry.retry_after_cap_s)
         wait_s = retry_after if retry_after is not None else self.retry.backoff_s(attempt)
         _read_error_body(response)
         return f"HTTP {response.status_code}", wait_s, response
+
+    def _read_body(self, response: requests.Response) -> None:
+        """Read a whole body (as requests would for a request not streamed), within a deadline and a size cap."""
+        allowed_s = BODY_DEADLINE_READ_TIMEOUTS * _read_timeout_s(self.timeout_s)
+        deadline = monotonic() + allowed_s
+        pieces, size = [], 0
+        for piece in response.iter_content(_BODY_READ_BYTES):
+            pieces.append(piece)
+            size += len(piece)
+            if size > BODY_MAX_BYTES:
+                response.close()
+                raise TransportError(f"the answer to {self.redactor.redact(_without_query(response.url))} is "
+                                     f"larger than {BODY_MAX_BYTES // 2**20} MiB; it is not read", retries_spent=True)
+            if monotonic() > deadline:
+                response.close()
+                raise requests.Timeout(f"the answer was still arriving after {allowed_s:.0f} s")
+        response._content = b"".join(pieces)
 
     def describe_transport_error(self, exc: BaseException) -> str:
         """A short, redacted description of a network failure (its text often holds the full URL)."""
@@ -316,6 +374,12 @@ class Client:
         body = self.redactor.redact(_excerpt(response))
         after = f" after {attempts} attempts" if attempts > 1 else ""
         message = f"{what} returned HTTP {response.status_code}{after}"
+        if 300 <= response.status_code < 400:
+            target = urljoin(response.url or "", response.headers.get("Location", ""))
+            scheme, host, port = _origin(target)
+            message += (f", a redirect to {self.redactor.redact(f'{scheme}://{host}:{port}')}, another origin than "
+                        "the request's: not followed, so that no credential leaves the configured host (check the "
+                        "base URL)")
         if response.status_code in AUTH_FAILURE_STATUSES and self.auth_failure_hint:
             message += f". {self.auth_failure_hint}"
         if body:
@@ -354,6 +418,11 @@ def _read_error_body(response: requests.Response) -> None:
         response._content = b""
     finally:
         response.close()
+
+
+def _read_timeout_s(timeout_s) -> float:
+    """The read part of a requests timeout: ``(connect, read)`` or one number for both."""
+    return float(timeout_s[1] if isinstance(timeout_s, tuple) else timeout_s)
 
 
 def _can_refresh(auth) -> bool:

@@ -1,5 +1,6 @@
 """shared.http_client: retries, backoff, Retry-After, 4xx handling, 401 refresh, rate limiting, redaction."""
 
+import io
 import time
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
@@ -181,6 +182,7 @@ def test_every_request_has_connect_and_read_timeouts(monkeypatch):
         seen.update(kwargs)
         response = requests.Response()
         response.status_code = 200
+        response.raw = io.BytesIO(b"")
         return response
 
     monkeypatch.setattr(requests.Session, "request", fake_request)
@@ -409,3 +411,101 @@ def test_a_client_sends_through_the_caching_session():
     http = client()
     assert isinstance(http.session, http_client.EnvironmentCachingSession)
     assert http.get(URL).json() == {"ok": True} and http.get(URL).json() == {"ok": True}
+
+
+# --- redirects: only within the origin a request was sent to ---------------------------------------------------
+
+OTHER = "https://elsewhere.example.test/items"
+
+
+@responses.activate
+def test_a_redirect_within_the_origin_is_followed():
+    responses.get(URL, status=301, headers={"Location": "/v2/items"})
+    responses.get("https://api.example.test/v2/items", json={"ok": True})
+    assert client(auth=BearerToken("tok")).get(URL).json() == {"ok": True}
+    assert responses.calls[1].request.headers["Authorization"] == "Bearer tok"
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+@responses.activate
+def test_a_redirect_to_another_host_is_not_followed_and_fails_naming_it(status, sleeps):
+    responses.get(URL, status=status, headers={"Location": OTHER + "?apiKey=SECRETKEY"})
+    responses.get(OTHER, json={"injected": True})
+    http = client(auth=QueryKey("apiKey", "SECRETKEY"), redactor=Redactor(["SECRETKEY"]))
+    with pytest.raises(HttpError) as error:
+        http.get(URL)
+    assert len(responses.calls) == 1  # nothing went to the other host
+    assert error.value.status == status
+    assert "a redirect to https://elsewhere.example.test:443" in str(error.value)
+    assert "not followed" in str(error.value) and "SECRETKEY" not in str(error.value)
+    assert sleeps == []  # not retried: the next try would be redirected again
+
+
+@responses.activate
+def test_a_redirect_from_https_to_http_on_the_same_host_is_not_followed():
+    responses.get(URL, status=301, headers={"Location": "http://api.example.test/items"})
+    responses.get("http://api.example.test/items", json={"id": "injected"})
+    with pytest.raises(HttpError, match="a redirect to http://api.example.test:80"):
+        client(auth=QueryKey("apiKey", "k")).get(URL)
+    assert len(responses.calls) == 1
+
+
+@pytest.mark.parametrize("status", [307, 308])
+@responses.activate
+def test_a_token_post_redirected_to_another_host_does_not_send_the_form_there(status):
+    token_url = "https://auth.example.test/oauth/token"
+    responses.post(token_url, status=status, headers={"Location": "https://elsewhere.example.test/token"})
+    responses.post("https://elsewhere.example.test/token", json={"access_token": "stolen"})
+    with pytest.raises(HttpError):
+        client().request("POST", token_url, data={"client_secret": "CLIENTSECRET"})
+    assert [call.request.url for call in responses.calls] == [token_url]
+
+
+@responses.activate
+def test_a_redirect_loop_within_the_origin_fails_once_with_the_path_and_no_query():
+    responses.get(URL, status=302, headers={"Location": URL + "?apiKey=SECRETKEY"})
+    http = client(redactor=Redactor(["SECRETKEY"]))
+    with pytest.raises(TransportError, match="GET https://api.example.test/items: TooManyRedirects") as error:
+        http.get(URL)
+    assert "SECRETKEY" not in str(error.value)
+    assert len(responses.calls) == http.session.max_redirects + 1  # one attempt, not five
+
+
+# --- whole answers: a deadline and a size cap ---------------------------------------------------------------------
+
+@responses.activate
+def test_an_answer_still_arriving_after_ten_read_timeouts_is_a_timeout_and_retried(monkeypatch, sleeps):
+    body = b"x" * (http_client._BODY_READ_BYTES * 4)
+    responses.get(URL, body=body)
+    responses.get(URL, body=b"complete")
+    clock = iter(range(0, 10_000, 30))  # every read of a piece takes 30 s: the fourth passes 10 x 9 s
+    monkeypatch.setattr(http_client, "monotonic", lambda: float(next(clock)))
+    http = client(timeout_s=(3.0, 9.0))
+    assert http.get(URL).content == b"complete"
+    assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_an_answer_that_never_completes_fails_naming_the_deadline(monkeypatch, sleeps):
+    responses.get(URL, body=b"x" * (http_client._BODY_READ_BYTES * 4))
+    clock = iter(range(0, 10_000, 30))
+    monkeypatch.setattr(http_client, "monotonic", lambda: float(next(clock)))
+    with pytest.raises(TransportError, match="the answer was still arriving after 90 s"):
+        client(timeout_s=(3.0, 9.0), retry=RetryPolicy(max_attempts=2)).get(URL)
+
+
+@responses.activate
+def test_an_answer_larger_than_the_cap_fails_without_a_retry(monkeypatch, sleeps):
+    monkeypatch.setattr(http_client, "BODY_MAX_BYTES", 100_000)
+    responses.get(URL, body=b"x" * 200_000)
+    with pytest.raises(TransportError, match=r"answer to https://api.example.test/items is larger than"):
+        client().get(URL)
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_a_streamed_answer_is_returned_unread_for_the_caller():
+    responses.get(URL, body=b"a,b\n1,2\n")
+    response = client().get(URL, stream=True)
+    assert response._content is False  # not read by the client: the caller streams it
+    assert response.raw.read() == b"a,b\n1,2\n"
