@@ -94,6 +94,15 @@ def test_epoch_seconds_and_millis():
     assert timestamps.from_epoch_millis("1562611073426") == "2019-07-08T18:37:53.426000Z"
 
 
+def test_a_year_before_1000_is_padded_to_the_four_digits_the_sdk_reads():
+    from fivetran_connector_sdk_cli.type_coercion import parse_utc_datetime
+
+    written = timestamps.to_utc_iso("0001-01-01T00:00:00Z")
+    assert written == "0001-01-01T00:00:00.000000Z"
+    assert parse_utc_datetime(written).year == 1
+    assert timestamps.utc_iso(datetime(999, 12, 31, 23, 59, 59)) == "0999-12-31T23:59:59.000000Z"
+
+
 def test_iso_with_offsets_z_and_fractions():
     assert timestamps.to_utc_iso("2016-03-22T21:02:50-05:00") == "2016-03-23T02:02:50.000000Z"
     assert timestamps.to_utc_iso("2022-07-05T22:30:24.662Z") == "2022-07-05T22:30:24.662000Z"
@@ -105,6 +114,8 @@ def test_iso_with_offsets_z_and_fractions():
     "2024-01-31 13:45:00", "2024-01-31T13:45:00", "2024-01-31T13:45:00Z", "2024-01-31 13:45:00z",
     "9999-12-31T23:59:59Z", "0999-01-01 00:00:00", " 2024-01-31 13:45:00", "2024-01-31 13:45:00 ",
     "2024-02-29 00:00:00", "2024-02-30 10:00:00", "2024-01-31 25:00:00", "2024-01-31X13:45:00", "2024-1-31 13:45:00x",
+    # 19 characters too, but not seconds without a zone: minutes with an hour offset, a week date
+    "2016-03-22T21:02-05", "2016-03-22T21:02+02", "2016-03-22 21:02-05", "2016-W12-2T21:02:50",
 ])
 def test_the_whole_seconds_fast_path_writes_what_the_general_path_does(text):
     try:
