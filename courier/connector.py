@@ -272,11 +272,13 @@ def _enqueued_after(watermark_ms: int | None, settings: Settings) -> int | None:
 
 
 def _largest_enqueued(records: list, largest: int | None, now_ms: int) -> int | None:
-    """The watermark candidate; a record without ``enqueued`` (documented as required) is delivered, not counted.
+    """The watermark candidate; a record without ``enqueued`` (documented as required), or with a blank one, is
+    delivered, not counted (``to_row`` has already refused any other value that is not milliseconds).
 
     Never later than now: one message stamped in the future (a sender's clock, a scheduled send) would otherwise
     set every later walk's bound past the messages enqueued until that date."""
-    values = [int(float(record["enqueued"])) for record in records if record.get("enqueued") is not None]
+    values = [int(float(enqueued)) for enqueued in (record.get("enqueued") for record in records)
+              if enqueued is not None and str(enqueued).strip()]
     candidate = max([largest, *values]) if largest is not None else max(values, default=None)
     if candidate is not None and candidate > now_ms:
         log.warning(f"message: a message is enqueued at {_when(candidate)}, after now; the watermark stays at now")

@@ -206,6 +206,19 @@ def test_a_blank_timestamp_is_null_in_both_forms(courier, sleeps):
     assert (audience["created_at"], audience["updated_at"]) == (None, None)
 
 
+@pytest.mark.parametrize("blank", ["", "   "])
+@responses.activate
+def test_a_message_with_a_blank_enqueued_is_delivered_with_null_and_not_counted(courier, sleeps, blank):
+    responses.get(f"{HOST}/messages", json={"results": [{"id": "m2", "enqueued": blank},
+                                                        {"id": "m1", "enqueued": 1591753605265}],
+                                            "paging": {"more": False}})
+    empty_full_scans()
+    recorder, state = run_update(courier, {"api_key": "k" * 12})
+    messages = recorder.table("message", ["id"])
+    assert messages[("m2",)]["enqueued"] is None
+    assert state["message"]["watermark_ms"] == 1591753605265
+
+
 @pytest.mark.parametrize("value, shown", [
     (True, "True"),  # would land as 1970-01-01T00:00:00.001Z
     ("N/A", "'N/A'"), ("2020-06-10", "'2020-06-10'"), ("nan", "'nan'"), (10**20, "100000000000000000000"),
