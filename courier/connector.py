@@ -102,7 +102,7 @@ def validate_configuration(configuration: dict) -> Settings:
     return Settings(
         api_key=config.text(configuration, "api_key", required=True, secret=True),
         base_url=config.url(configuration, "base_url", default=__DEFAULT_BASE_URL),
-        start_date=config.day(configuration, "start_date"),
+        start_date=config.day(configuration, "start_date", today=_today()),
         messages_lookback_days=config.integer(configuration, "messages_lookback_days",
                                               default=__DEFAULT_LOOKBACK_DAYS, minimum=0,
                                               maximum=__MAX_LOOKBACK_DAYS),
@@ -288,6 +288,10 @@ def _largest_enqueued(records: list, largest: int | None, now_ms: int) -> int | 
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def _today() -> date:
+    return datetime.fromtimestamp(time.time(), tz=timezone.utc).date()
 
 
 def _message_pages(http: Client, settings: Settings, walk: dict):

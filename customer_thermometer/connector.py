@@ -86,17 +86,13 @@ def read_settings(configuration: dict) -> Settings:
     if "?" in str((configuration or {}).get("base_url") or ""):
         raise config.ConfigError(f"configuration key 'base_url': expected the API request URL without a query "
                                  f"string, such as {__DEFAULT_BASE_URL} (the key belongs in 'api_key')")
-    settings = Settings(
+    return Settings(
         api_key=config.text(configuration, "api_key", required=True, secret=True),
         base_url=config.url(configuration, "base_url", default=__DEFAULT_BASE_URL),
-        from_date=config.day(configuration, "from_date", default=__DEFAULT_FROM_DATE),
+        from_date=config.day(configuration, "from_date", default=__DEFAULT_FROM_DATE, today=utc_now().date()),
         lookback_days=config.integer(configuration, "lookback_days", default=__DEFAULT_LOOKBACK_DAYS, minimum=0,
                                      maximum=__MAX_LOOKBACK_DAYS),
     )
-    if settings.from_date > utc_now().date():
-        raise config.ConfigError(f"configuration key 'from_date': expected a day no later than today (UTC), "
-                                 f"got '{settings.from_date}'")
-    return settings
 
 
 def schema(configuration: dict):

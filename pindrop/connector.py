@@ -84,7 +84,7 @@ def validate_configuration(configuration: dict) -> Settings:
     """Typed settings from the string configuration; a ValueError names the key and the expected form."""
     client_id = config.text(configuration, "client_id", required=True)
     client_secret = config.text(configuration, "client_secret", required=True, secret=True)
-    start_date = config.day(configuration, "start_date")
+    start_date = config.day(configuration, "start_date", today=today_utc())
     chosen = config.items(configuration, "report_types", options=tuple(__REPORT_KEYS), default=tuple(__REPORT_KEYS))
     return Settings(
         client_id=client_id,

@@ -120,18 +120,27 @@ def boolean(config: dict, key: str, *, default: bool) -> bool:
     _fail(key, "true or false", value)
 
 
-def day(config: dict, key: str, *, default: date | None = None) -> date | None:
+def day(config: dict, key: str, *, default: date | None = None, today: date | None = None) -> date | None:
+    """A YYYY-MM-DD day. ``today`` (the sync's, UTC): a later day is refused, since a start date in the future
+    would read nothing, sync after sync, without saying so."""
     value = _raw(config, key)
     if value is None:
         return default
-    if isinstance(value, date):
-        return value
+    parsed = value if isinstance(value, date) else _iso_day(value)
+    if parsed is None:
+        _fail(key, "a date as YYYY-MM-DD", value)
+    if today is not None and parsed > today:
+        _fail(key, f"a day no later than today ({today.isoformat()}, UTC)", str(value))
+    return parsed
+
+
+def _iso_day(value) -> date | None:
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(value)):
         try:
             return date.fromisoformat(str(value))
         except ValueError:
             pass
-    _fail(key, "a date as YYYY-MM-DD", value)
+    return None
 
 
 def choice(config: dict, key: str, options: list[str] | tuple[str, ...], *, default: str | None) -> str | None:

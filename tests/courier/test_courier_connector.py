@@ -693,6 +693,8 @@ def test_persistent_network_failure_fails_with_a_clear_message(courier, sandbox,
     ("api_key", "<YOUR_COURIER_API_KEY>", "'api_key' still holds the template placeholder"),
     ("api_key", "", "'api_key' is required"),
     ("start_date", "2025-13-01", "'start_date': expected a date as YYYY-MM-DD"),
+    ("start_date", "2999-01-01", r"'start_date': expected a day no later than today \(\d{4}-\d\d-\d\d, UTC\), "
+                                 "got '2999-01-01'"),
     ("messages_lookback_days", "-1", "'messages_lookback_days': expected an integer from 0 to 365"),
     ("base_url", "api.courier.com", "'base_url': expected an http"),
 ])

@@ -36,6 +36,7 @@ def test_report_types_are_walked_in_the_fixed_order(pindrop):
     ("client_secret", "<YOUR_PINDROP_CLIENT_SECRET>", "'client_secret' still holds the template placeholder"),
     ("client_secret", "  ", "'client_secret' is required"),
     ("start_date", "2025-02-30", "'start_date': expected a date as YYYY-MM-DD"),
+    ("start_date", "2999-01-01", "'start_date': expected a day no later than today ("),
     ("report_types", "calls,removal_list", "'report_types': expected a comma-separated list of blacklist, calls"),
     ("lookback_days", "-1", "'lookback_days': expected an integer from 0 to 3650"),
     ("missing_report_grace_days", "three", "'missing_report_grace_days': expected an integer"),
