@@ -21,7 +21,7 @@ import hashlib  # content digests for derived keys
 import json  # canonical form of a row for its digest
 import sqlite3  # occurrence counts of derived keys, on disk rather than in memory
 from collections import Counter  # header names that would fill the same column
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
@@ -37,7 +37,7 @@ from shared import config
 from shared.auth import OAuth2ClientCredentials, TokenRequestError
 from shared.flatten import destination_name
 from shared.http_client import Client, HttpError, RateLimiter
-from shared.parsing import PayloadError, csv_rows, declared_charset
+from shared.parsing import NotCsv, PayloadError, csv_rows, declared_charset
 from shared.progress import TableProgress
 from shared.runner import default_log_level
 from shared.setup_check import explain_failure
@@ -244,7 +244,7 @@ def deliver_report(http: Client, settings: Settings, state: dict, report_type: s
         response = open_report(http, settings.base_url, report_type, day)
         rows = 0
         with response:
-            for record in report_records(response, report_type, day, key_column):
+            for record in report_records(response, report_type, day, key_column, redact=http.redactor.redact):
                 # Upsert: the row replaces any earlier copy with the same report_date and key.
                 op.upsert(table=report_type, data=record)
                 rows += 1
@@ -316,8 +316,12 @@ def refuse_non_csv(http: Client, response: requests.Response, what: str) -> None
                      answer=f"{content_type} ({excerpt[:60]!r})")
 
 
-def report_records(response: requests.Response, report_type: str, day: date, key_column: str) -> Iterator[dict]:
-    """Destination rows of one report as they stream in: added columns, trimmed values, a key that is never null."""
+def report_records(response: requests.Response, report_type: str, day: date, key_column: str,
+                   redact: Callable[[str], str] = str) -> Iterator[dict]:
+    """Destination rows of one report as they stream in: added columns, trimmed values, a key that is never null.
+
+    A body that starts like HTML, XML or JSON is NotAReport, whatever its Content-Type (a mislabelled sign-in
+    page would be rows; a notice, a day delivered empty); ``redact`` scrubs the excerpt quoted."""
     report_date = day.isoformat()
     counter = OccurrenceCounter()
     names: dict[str, str] | None = None
@@ -331,6 +335,9 @@ def report_records(response: requests.Response, report_type: str, day: date, key
             if record.get(key_column) is None:
                 record[key_column] = derived_key(values, counter)
             yield record
+    except NotCsv as error:
+        raise NotAReport(redact(f"{report_type} report for {report_date}: {error}"),
+                         answer=redact(error.looks_like)) from None
     except PayloadError as error:
         raise PayloadError(f"{report_type} report for {report_date}: {error}") from None
     finally:

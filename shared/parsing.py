@@ -4,7 +4,7 @@ Malformed input is an error with a clear message (``PayloadError``), never "zero
 A body cut off mid-read while streaming surfaces as ``shared.http_client.TransportError`` so the caller can
 download again.
 
-Public: PayloadError, json_body, require, body_chunks, declared_charset, csv_rows, xml_rows
+Public: PayloadError, NotCsv, json_body, require, body_chunks, declared_charset, csv_rows, xml_rows
 """
 
 import codecs
@@ -31,6 +31,15 @@ csv.field_size_limit(min(sys.maxsize, CSV_FIELD_LIMIT_CHARS))
 
 class PayloadError(ValueError):
     """A body that does not have the documented shape."""
+
+
+class NotCsv(PayloadError):
+    """A body expected as CSV that starts like markup or JSON (a sign-in page, an error envelope, whatever its
+    Content-Type says): parsed as CSV it would be a header, maybe rows, of HTML. ``looks_like`` names what it is."""
+
+    def __init__(self, message: str, looks_like: str):
+        super().__init__(message)
+        self.looks_like = looks_like
 
 
 def _excerpt(text: str) -> str:
@@ -65,12 +74,15 @@ def require(body: Any, *path: str, where: str = "response") -> Any:
 # --- CSV --------------------------------------------------------------------------------------------------------
 
 def body_chunks(response: requests.Response) -> Iterator[bytes]:
-    """The (decompressed) body of a streamed response in pieces; a body cut off mid-read raises TransportError."""
+    """The (decompressed) body of a streamed response in pieces; a body cut off mid-read, or a compressed one that
+    does not decompress (a proxy's corruption, most likely), raises TransportError, so it is downloaded again."""
     try:
         yield from response.raw.stream(CHUNK_BYTES, decode_content=True)
-    except (urllib3_exceptions.ProtocolError, urllib3_exceptions.ReadTimeoutError,
+    except (urllib3_exceptions.ProtocolError, urllib3_exceptions.ReadTimeoutError, urllib3_exceptions.DecodeError,
             requests.ConnectionError, requests.Timeout, OSError) as exc:
-        failure = f"{type(exc).__name__} while reading the body"
+        encoding = f" ({response.headers.get('Content-Encoding')})" if isinstance(
+            exc, urllib3_exceptions.DecodeError) else ""
+        failure = f"{type(exc).__name__} while reading the body{encoding}"
     else:
         return
     raise TransportError(failure)
@@ -126,7 +138,7 @@ def csv_rows(source: requests.Response | Iterable[str], *, encoding: str = "utf-
     ``source`` is a streamed response (``stream=True``) or any iterable of text chunks.
     """
     chunks = _text_chunks(body_chunks(source), encoding) if isinstance(source, requests.Response) else source
-    reader = csv.reader(_lines(chunks), delimiter=delimiter, strict=True)
+    reader = csv.reader(_lines(_refusing_markup(chunks)), delimiter=delimiter, strict=True)
     try:
         header = next(reader, None)
         if header is None:
@@ -144,6 +156,26 @@ def csv_rows(source: requests.Response | Iterable[str], *, encoding: str = "utf-
             yield dict(zip(header, values, strict=True))
     except csv.Error as exc:
         raise PayloadError(f"CSV is malformed at line {reader.line_num}: {exc}") from None
+
+
+def _refusing_markup(chunks: Iterable[str]) -> Iterator[str]:
+    """The text chunks of a CSV body, unless its first character is ``<``, ``{`` or ``[``: NotCsv, before any row.
+
+    No CSV header starts that way; a proxy's sign-in page or a JSON notice does, whatever its Content-Type says."""
+    pieces = iter(chunks)
+    head = ""
+    for piece in pieces:
+        head += piece
+        start = head.lstrip("\ufeff \t\r\n")
+        if start:
+            if start[0] in "<{[":
+                looks_like = "JSON" if start[0] in "{[" else "HTML or XML"
+                raise NotCsv(f"body is {looks_like}, not CSV; it starts with {_excerpt(start)!r}",
+                             looks_like=f"{looks_like} ({_excerpt(start)[:60]!r})")
+            break
+    if head:
+        yield head
+    yield from pieces
 
 
 def _check_header(names: list[str]) -> None:
@@ -244,8 +276,12 @@ def _local(name: str) -> str:
     return name.rsplit(":", 1)[-1].rsplit("}", 1)[-1]
 
 
+class _Refused(PayloadError):
+    """A DTD or an entity declaration: never expanded, never fetched."""
+
+
 def _refuse(*_args):
-    raise PayloadError("XML with a DTD or entity declarations is refused")
+    raise _Refused("a DTD or entity declarations, which are refused")
 
 
 def xml_rows(source: requests.Response | Iterable[bytes], *, root: str, row: str) -> Iterator[dict]:
@@ -285,8 +321,8 @@ def xml_rows(source: requests.Response | Iterable[bytes], *, root: str, row: str
         if not has_content:
             return  # an empty body means no rows
         parser.Parse(b"", True)
-    except xml.parsers.expat.ExpatError as exc:
-        failure = str(exc)
+    except (xml.parsers.expat.ExpatError, _Refused) as exc:
+        failure = str(exc)  # quoted with the start of the body: an HTML page (<!DOCTYPE html>) is refused as a DTD
     else:
         yield from builder.done
         return

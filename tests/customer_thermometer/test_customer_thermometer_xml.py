@@ -99,7 +99,10 @@ def test_a_single_row_and_a_row_with_a_bom_are_read(ct, sleeps):
 
 @pytest.mark.parametrize("body, message", [
     ('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY big "boom">]><thermometers><thermometer><id>&big;</id>'
-     "</thermometer></thermometers>", "DTD or entity declarations is refused"),
+     "</thermometer></thermometers>", "body is not the expected XML (a DTD or entity declarations, which are "
+                                         "refused); it starts with '<?xml version=\"1.0\"?><!DOCTYPE x"),
+    ('<!DOCTYPE html>\n<html><head><title>Sign in to continue</title></head></html>',  # a proxy's sign-in page
+     "it starts with '<!DOCTYPE html> <html><head><title>Sign in to continue"),
     ("<error><message>Invalid API Key</message></error>", "XML root is <error>, expected <thermometers>"),
     ("<thermometers><item><id>1</id></item></thermometers>", "holds <item>, expected <thermometer> rows"),
     ("<thermometers><thermometer><name>no id</name></thermometer></thermometers>", "a row has no id"),

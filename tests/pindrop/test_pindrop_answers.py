@@ -88,6 +88,41 @@ def test_a_json_or_html_answer_is_an_error_not_an_empty_report(pindrop, sleeps, 
     assert "not in the documented format" in failure and content_type in failure
 
 
+@pytest.mark.parametrize("content_type", [None, "text/plain", "text/csv", "application/octet-stream"])
+@pytest.mark.parametrize("body, looks_like", [
+    ("<!DOCTYPE html>\n<html>\n<head><title>Sign in</title></head>\n<body>\nSign in\n</body>\n</html>\n",
+     "HTML or XML"),
+    ('{"status": "pending"}', "JSON"),
+    ('\ufeff  [{"error": "not ready"}]', "JSON"),
+])
+@responses.activate
+def test_a_page_or_notice_labelled_as_anything_else_is_still_not_a_report(pindrop, sleeps, content_type, body,
+                                                                         looks_like):
+    """A proxy's sign-in page sent as text/plain (or with no type) parsed as CSV gave one row per HTML line, and
+    a JSON notice a header without rows: the day passed as delivered. The start of the body decides."""
+    token()
+    report(-6)
+    responses.get(REPORT_URL.format(day(-5).isoformat()), body=body.encode(),
+                  **({"content_type": content_type} if content_type else {"headers": {"Content-Type": ""}}))
+    failed = Recorder()
+    with pytest.raises(PayloadError, match=re.escape(f"calls report for {day(-5)}: body is {looks_like}, not CSV; "
+                                                     "it starts with")):
+        run_update(pindrop, {**GOOD, "start_date": day(-6).isoformat()}, recorder=failed)
+    assert {row["report_date"] for row in failed.upserts("calls")} == {day(-6).isoformat()}
+    assert failed.checkpoints[-1] == {"calls": {"last_day_delivered": day(-6).isoformat()}}
+
+
+@responses.activate
+def test_a_mislabelled_notice_for_a_recent_day_is_not_ready_like_a_labelled_one(pindrop, sleeps, log, monkeypatch):
+    monkeypatch.setattr(pindrop, "log", log)
+    token()
+    report(-2)
+    report(-1, body='{"status": "pending"}', content_type="text/plain")
+    recorder, state = run_update(pindrop, {**GOOD, "start_date": day(-2).isoformat()})
+    assert state["calls"] == {"last_day_delivered": day(-2).isoformat()}
+    assert f"calls: the report for {day(-1)} is not generated yet (JSON ('{{\"status\": \"pending\"}}'))" in log.text()
+
+
 @responses.activate
 def test_a_pending_notice_for_a_recent_day_stops_the_type_like_a_404_and_the_other_types_sync(pindrop, sleeps, log,
                                                                                               monkeypatch):

@@ -1,6 +1,7 @@
 """shared.parsing: JSON envelopes, streamed CSV and hardened XML."""
 
 import codecs
+import re
 
 import pytest
 import requests
@@ -9,7 +10,16 @@ import urllib3
 
 from shared.http_client import Client, TransportError
 from shared.pagination import by_cursor, by_next_link, by_page_number
-from shared.parsing import PayloadError, body_chunks, csv_rows, declared_charset, json_body, require, xml_rows
+from shared.parsing import (
+    NotCsv,
+    PayloadError,
+    body_chunks,
+    csv_rows,
+    declared_charset,
+    json_body,
+    require,
+    xml_rows,
+)
 from shared.redaction import Redactor
 
 
@@ -122,6 +132,31 @@ def test_csv_is_streamed_rows_arrive_before_the_body_ends():
 
     reader = csv_rows(endless())
     assert [next(reader)["id"] for _ in range(5)] == ["1", "2", "3", "4", "5"]
+
+
+@pytest.mark.parametrize("text, looks_like", [
+    ("<!DOCTYPE html>\n<html>\n<body>Sign in</body>\n</html>\n", "HTML or XML"),
+    ('<?xml version="1.0"?><error>nope</error>', "HTML or XML"),
+    ('{"status": "pending"}', "JSON"),
+    ('\ufeff\r\n  [{"id": 1}]', "JSON"),
+])
+def test_a_csv_body_that_starts_like_markup_or_json_fails_before_any_row(text, looks_like):
+    with pytest.raises(NotCsv, match=re.escape(f"body is {looks_like}, not CSV; it starts with")) as error:
+        list(csv_rows(chunks(text, 3)))
+    assert error.value.looks_like.startswith(looks_like)
+
+
+def test_a_csv_value_may_hold_markup_and_json():
+    rows = list(csv_rows(["", "\ufeffid,note,extra\n1,<b>bold</b>,{\"a\": 1}\n"]))
+    assert rows == [{"id": "1", "note": "<b>bold</b>", "extra": '{"a": 1}'}]
+
+
+@responses.activate
+def test_a_streamed_body_that_does_not_decompress_is_a_transport_error_naming_the_encoding():
+    responses.get("https://x.test/report.csv", body=b"this is not gzip at all", headers={"Content-Encoding": "gzip"})
+    response = requests.get("https://x.test/report.csv", stream=True, timeout=5)
+    with pytest.raises(TransportError, match=r"DecodeError while reading the body \(gzip\)"):
+        list(body_chunks(response))
 
 
 def test_a_large_field_is_accepted():
