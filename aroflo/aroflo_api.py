@@ -335,10 +335,10 @@ def _page_of(body: dict, zone: str) -> tuple[list[dict], int | None, int | None]
         if len(lists) > 1 or (not lists and reported != 0):
             raise PayloadError(f"AroFlo zone={zone}: zoneresponse lacks {zone!r} (found {sorted(response)[:10]})")
         rows = lists[0] if lists else []
-    if isinstance(rows, dict):  # one row, as XML-to-JSON conversions write it
-        rows = [rows]
-    if rows == "":
+    if rows in ("", {}):  # no rows, as XML-to-JSON conversions write an empty element
         rows = []
+    if isinstance(rows, dict):  # one row, as they write a single element
+        rows = [rows]
     if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
         raise PayloadError(f"AroFlo zone={zone}: {zone!r} is not a list of objects")
     return rows, reported, maximum

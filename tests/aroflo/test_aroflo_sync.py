@@ -152,6 +152,21 @@ def test_the_default_filter_warning_is_treated_as_a_bug(aroflo, vtime):
     assert responses.calls[0].request.url.startswith("https://api.aroflo.com/?zone=users&where=")
 
 
+@pytest.mark.parametrize("empty", ["", {}])
+@responses.activate
+def test_an_empty_page_written_as_an_empty_string_or_object_is_zero_rows(aroflo, vtime, empty):
+    """XML-to-JSON conversions write an empty <users/> as "" or {}; a {} read as one row failed 'has no userid'."""
+    responses.get("https://api.aroflo.com/", json={
+        "status": "0", "statusmessage": "Login OK",
+        "zoneresponse": {"users": empty, "currentpageresults": "0", "maxpageresults": "500"}})
+    recorder, state = run_update(aroflo, {"uencoded": "u1234", "pencoded": "p1234", "orgencoded": "o1234",
+                                          "secret_key": "k1234", "enable_suppliers_sync": "false",
+                                          "enable_payments_sync": "false"})
+    assert recorder.upserts("users") == []
+    assert {call.request.params["zone"] for call in responses.calls} == {"users"}
+    assert "users" in state
+
+
 def test_the_next_sync_asks_from_each_cursor_minus_its_lookback(aroflo, fake_box, vtime):
     fake, box, configuration = fake_box()
     _, state = run_update(aroflo, configuration)
