@@ -14,7 +14,7 @@ Rules (each has a unit test):
   ``except`` block so no chained exception can carry an unredacted URL.
 
 Public: Client, RetryPolicy, RateLimiter, HttpError, TransportError, is_retryable_status, parse_retry_after,
-EnvironmentCachingSession, SameOriginSession
+EnvironmentCachingSession, SameOriginSession, origin
 """
 
 import logging
@@ -216,12 +216,13 @@ class SameOriginSession(EnvironmentCachingSession):
 
     def get_redirect_target(self, resp):
         target = super().get_redirect_target(resp)
-        if target is None or _origin(urljoin(resp.url, target)) != _origin(resp.url):
+        if target is None or origin(urljoin(resp.url, target)) != origin(resp.url):
             return None
         return target
 
 
-def _origin(url: str) -> tuple:
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of a URL, lower case, the port filled in for http and https: where a request goes."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     return scheme, (parts.hostname or "").lower(), parts.port or {"http": 80, "https": 443}.get(scheme)
@@ -376,7 +377,7 @@ class Client:
         message = f"{what} returned HTTP {response.status_code}{after}"
         if 300 <= response.status_code < 400:
             target = urljoin(response.url or "", response.headers.get("Location", ""))
-            scheme, host, port = _origin(target)
+            scheme, host, port = origin(target)
             message += (f", a redirect to {self.redactor.redact(f'{scheme}://{host}:{port}')}, another origin than "
                         "the request's: not followed, so that no credential leaves the configured host (check the "
                         "base URL)")

@@ -37,7 +37,7 @@ from fivetran_connector_sdk import Operations as op
 from shared import config, http_client, timestamps
 from shared.auth import BearerToken, OAuth2ClientCredentials
 from shared.flatten import fits_decimal, flatten_record, quoted, to_decimal, to_flag
-from shared.http_client import Client, RateLimiter, RetryPolicy
+from shared.http_client import Client, RateLimiter, RetryPolicy, origin
 from shared.pagination import PAGE_FAILURES, PaginationError, by_next_link
 from shared.parsing import PayloadError
 from shared.progress import TableProgress
@@ -319,7 +319,7 @@ def on_base_host(link: str, base_url: str, table_name: str) -> str:
     """The next link, on ``base_url``'s host: a server behind a custom domain may write its canonical host into
     the links (the Ruby SDK keeps only their path). The token is never sent to another host, and a link whose
     path is not under ``base_url``'s is refused."""
-    if _origin(link) == _origin(base_url):
+    if origin(link) == origin(base_url):
         return link
     parts, base = urlsplit(link), urlsplit(base_url)
     if not (parts.path + "/").startswith(base.path.rstrip("/") + "/"):
@@ -505,11 +505,6 @@ def _oauth_token_url(api_url: str) -> str | None:
     if not parts.hostname or not parts.hostname.startswith("api."):
         return None
     return f"{parts.scheme}://oauth.{parts.netloc[len('api.'):]}/token"
-
-
-def _origin(url: str) -> tuple:
-    parts = urlsplit(url)
-    return parts.scheme.lower(), parts.netloc.lower()
 
 
 def _int_or_none(value) -> int | None:

@@ -50,6 +50,19 @@ def test_every_table_delivers_every_row_once_with_its_key(ct, sandbox, sleeps):
     assert methods == ["getThermometers", "getRecipientLists", "getBlastResults", "getComments", *METRIC_METHODS]
 
 
+def test_a_sync_and_the_setup_test_only_read(ct, sandbox, sleeps):
+    """The contract: never call the write methods (sendEmail, logResponse, addRecipientToList, deleteResponse,
+    unsubscribeRecipient); the POST ones among them are sent with getMethod in the query too."""
+    box = sandbox(CustomerThermometerFake())
+    configuration = box.configuration("customer_thermometer")
+    run_update(ct, configuration)
+    assert ct.test_connection(configuration).success
+    sent = box.requests_to("customer_thermometer")
+    assert {request.method for request in sent} == {"GET"}
+    assert {request.arg("getMethod") for request in sent} == {
+        "getThermometers", "getRecipientLists", "getBlastResults", "getComments", *METRIC_METHODS}
+
+
 def test_list_calls_always_send_limit_and_a_window(ct, sandbox, sleeps):
     box = sandbox(CustomerThermometerFake())
     run_update(ct, box.configuration("customer_thermometer"))
