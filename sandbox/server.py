@@ -104,6 +104,11 @@ class FaultPlan:
         with self._lock:
             self._faults.clear()
 
+    def planned(self) -> list[Fault]:
+        """Every fault added (and not cleared), fired or not."""
+        with self._lock:
+            return list(self._faults)
+
     def pick(self, request: Request) -> Fault | None:
         """The first fault (in the order added) that fires on this request; faults after it do not see it."""
         with self._lock:

@@ -57,7 +57,10 @@ def sleeps(monkeypatch):
 
 @pytest.fixture
 def sandbox():
-    """``sandbox(*fakes)`` starts a server on 127.0.0.1 with those fakes; stopped after the test."""
+    """``sandbox(*fakes)`` starts a server on 127.0.0.1 with those fakes; stopped after the test.
+
+    A test that injects a fault which never fires tests nothing about it (the route moved, the table got one page
+    shorter, and the test still passes): such a test fails here. ``box.faults.clear()`` drops faults on purpose."""
     started: list[Sandbox] = []
 
     def start(*fakes) -> Sandbox:
@@ -66,8 +69,12 @@ def sandbox():
         return box
 
     yield start
+    unfired = [fault for box in started for fault in box.faults.planned() if fault.fired == 0]
     for box in started:
         box.stop()
+    if unfired:
+        pytest.fail("fault(s) never fired, so the test did not exercise them: "
+                    + "; ".join(f"{f.kind} on {f.source} {f.path} (request {f.nth}, {f.seen} seen)" for f in unfired))
 
 
 class ListLog:
