@@ -3,6 +3,7 @@
 - every table it upserts is declared in ``schema()`` with a primary key, and no primary-key value is null;
 - every checkpoint is JSON, and its cursors (keys ``cursor``, ``*_cursor``, ``watermark*``, ``last_*``) never go
   backwards, within a sync or into the next one;
+- a sync that succeeds ends with a checkpoint of the state it finished with (no row or cursor left uncommitted);
 - the placeholders of its ``configuration.json`` are rejected;
 - its ``update()`` runs outside the SDK's runner too (no log level set, only ``upsert``/``checkpoint`` stood in);
 - a canary secret in every secret field of its setup form never appears in captured output, in an exception, or
@@ -88,6 +89,24 @@ def test_upserted_tables_are_declared_keys_are_never_null_and_cursors_never_go_b
     for checkpoint in first.checkpoints + second.checkpoints:
         json.dumps(checkpoint)
     assert_never_backwards(first.checkpoints + second.checkpoints)
+
+
+def test_a_successful_sync_ends_with_a_checkpoint_of_the_state_it_finished_with(connector_name, sandbox, sleeps):
+    """A table whose sync forgets its closing checkpoint leaves its last rows and its final cursor to nobody."""
+    module = load_connector(connector_name)
+    configuration = sandbox(registry.make_fake(connector_name)).configuration(connector_name)
+    state: dict = {}
+    for sync in ("first", "second"):
+        recorder, original = Recorder(), module.op
+        module.op = recorder
+        try:
+            module.update(configuration, state)
+        finally:
+            module.op = original
+        last = [kind for kind, _, _ in recorder.operations if kind != "warning"][-1]
+        assert last == "checkpoint", f"{sync} sync: a {last} after the last checkpoint"
+        assert recorder.checkpoints[-1] == state, f"{sync} sync: the state update() ended with was not checkpointed"
+        state = json.loads(json.dumps(state))
 
 
 def with_value(state: dict, path: str, value) -> dict:
