@@ -5,7 +5,7 @@ page (a cursor, a URL or a page number; None on the last page), so a connector c
 Guards: a repeated cursor or URL raises (it would loop forever), and so does passing ``max_pages`` (a ceiling is
 a failure, never a silent stop).
 
-Public: Page, PaginationError, PAGE_FAILURES, by_cursor, by_page_number, by_next_link, next_link
+Public: Page, PaginationError, PAGE_FAILURES, by_cursor, by_next_link, next_link
 """
 
 from collections.abc import Callable, Iterator
@@ -55,23 +55,6 @@ def by_cursor(http, url: str, *, records_of: Callable[[Any], list], next_cursor_
             raise PaginationError(f"{_path(url)}: the API returned cursor {next_cursor!r} twice; stopping a loop")
         seen.add(hash(next_cursor))
         cursor = next_cursor
-    raise PaginationError(f"{_path(url)}: more than {max_pages} pages; raise max_pages if this is expected")
-
-
-def by_page_number(http, url: str, *, records_of: Callable[[Any], list], is_last_page: Callable[[Any, list], bool],
-                   params: dict | None = None, page_param: str = "page", first_page: int = 1,
-                   max_pages: int = DEFAULT_MAX_PAGES) -> Iterator[Page]:
-    """Numbered pages from ``first_page``; stops when the API's own ``is_last_page(body, records)`` says so."""
-    page = first_page
-    for _ in range(max_pages):
-        response = http.get(url, params={**(params or {}), page_param: page})
-        body = json_body(response, getattr(http, "redactor", None))
-        records = records_of(body)
-        last = is_last_page(body, records)
-        yield Page(records, response, None if last else page + 1)
-        if last:
-            return
-        page += 1
     raise PaginationError(f"{_path(url)}: more than {max_pages} pages; raise max_pages if this is expected")
 
 

@@ -16,11 +16,11 @@ from shared.parsing import PayloadError
 from shared.redaction import Redactor
 
 
-def explain_failure(check: Callable[[], object], *, service: str, host_keys: str = "base_url",
-                    redactor: Redactor | None = None, secrets: tuple[str, ...] = ()) -> str | None:
-    """Run ``check``; None if it passed, else what went wrong and which configuration keys to look at."""
-    scrub = redactor or Redactor()
-    scrub.add(*secrets)
+def explain_failure(check: Callable[[], object], *, service: str, host_keys: str,
+                    secrets: tuple[str, ...] = ()) -> str | None:
+    """Run ``check``; None if it passed, else what went wrong and which configuration keys (``host_keys``, quoted
+    as the message shows them) to look at."""
+    scrub = Redactor(secrets)
     try:
         check()
     except ConfigError as error:

@@ -5,7 +5,7 @@ import responses
 from responses import matchers
 
 from shared.http_client import Client
-from shared.pagination import PaginationError, by_cursor, by_next_link, by_page_number
+from shared.pagination import PaginationError, by_cursor, by_next_link
 
 URL = "https://api.example.test/things"
 
@@ -51,26 +51,6 @@ def test_the_page_ceiling_raises_instead_of_stopping_silently():
         responses.get(URL, json={"results": [n], "paging": {"more": True, "cursor": f"c{n}"}})
     with pytest.raises(PaginationError, match="more than 2 pages"):
         list(by_cursor(Client(), URL, records_of=records, next_cursor_of=cursor_of, max_pages=2))
-
-
-@responses.activate
-def test_page_numbers_stop_on_the_apis_own_last_page_test():
-    for page, count in ((1, 3), (2, 3), (3, 1)):
-        responses.get(URL, json={"rows": list(range(count)), "max": 3, "count": count},
-                      match=[matchers.query_param_matcher({"page": str(page), "pageSize": "3"})])
-    pages = list(by_page_number(Client(), URL, params={"pageSize": 3}, records_of=lambda b: b["rows"],
-                                is_last_page=lambda body, rows: body["count"] < body["max"]))
-    assert [len(p.records) for p in pages] == [3, 3, 1]
-    assert [p.next_token for p in pages] == [2, 3, None]
-
-
-@responses.activate
-def test_a_short_page_is_not_the_end_unless_the_api_says_so():
-    responses.get(URL, json={"rows": [1], "last": False})
-    responses.get(URL, json={"rows": [2, 3], "last": True})
-    pages = list(by_page_number(Client(), URL, records_of=lambda b: b["rows"],
-                                is_last_page=lambda body, rows: body["last"]))
-    assert len(pages) == 2
 
 
 @responses.activate

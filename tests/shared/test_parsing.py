@@ -9,7 +9,7 @@ import responses
 import urllib3
 
 from shared.http_client import Client, TransportError
-from shared.pagination import by_cursor, by_next_link, by_page_number
+from shared.pagination import by_cursor, by_next_link
 from shared.parsing import (
     NotCsv,
     PayloadError,
@@ -50,7 +50,6 @@ def test_every_paging_style_quotes_a_broken_body_through_the_clients_redactor(sl
     responses.get("https://x.test/items", body="echo: apiKey-value SECRET-KEY-42")
     http = Client(redactor=Redactor(["SECRET-KEY-42"]))
     walks = (by_cursor(http, "https://x.test/items", records_of=list, next_cursor_of=lambda body: None),
-             by_page_number(http, "https://x.test/items", records_of=list, is_last_page=lambda body, rows: True),
              by_next_link(http, "https://x.test/items", records_of=list))
     for walk in walks:
         with pytest.raises(PayloadError) as error:
