@@ -21,7 +21,7 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
@@ -31,6 +31,7 @@ import requests
 # urllib3 reached through requests: it ships with requests, and a direct import would make the SDK's dependency
 # check (pipreqs) ask for urllib3 in every connector's requirements.txt.
 from requests.packages.urllib3 import exceptions as urllib3_exceptions
+from requests.packages.urllib3.response import HTTPResponse as Urllib3Response
 
 from shared.redaction import Redactor
 
@@ -69,6 +70,8 @@ _TRANSIENT_ERRORS = (
     requests.exceptions.ContentDecodingError,
     urllib3_exceptions.ProtocolError,
     urllib3_exceptions.ReadTimeoutError,
+    urllib3_exceptions.DecodeError,  # these three reach us unwrapped from a body read piece by piece (_body_pieces)
+    urllib3_exceptions.SSLError,
 )
 _UNSENDABLE = (requests.exceptions.InvalidHeader, requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                requests.exceptions.InvalidSchema)
@@ -355,7 +358,7 @@ class Client:
         allowed_s = BODY_DEADLINE_READ_TIMEOUTS * _read_timeout_s(self.timeout_s)
         deadline = monotonic() + allowed_s
         pieces, size = [], 0
-        for piece in response.iter_content(_BODY_READ_BYTES):
+        for piece in _body_pieces(response):
             pieces.append(piece)
             size += len(piece)
             if size > BODY_MAX_BYTES:
@@ -366,6 +369,7 @@ class Client:
                 response.close()
                 raise requests.Timeout(f"the answer was still arriving after {allowed_s:.0f} s")
         response._content = b"".join(pieces)
+        response._content_consumed = True
 
     def describe_transport_error(self, exc: BaseException) -> str:
         """A short, redacted description of a network failure (its text often holds the full URL)."""
@@ -419,6 +423,18 @@ def _read_error_body(response: requests.Response) -> None:
         response._content = b""
     finally:
         response.close()
+
+
+def _body_pieces(response: requests.Response) -> Iterator[bytes]:
+    """The decoded body as it arrives: each piece is what the socket had, not a full 64 KiB (``read`` waits for
+    all of it, so a trickled body would never reach the deadline check between pieces). urllib3 before 2 has no
+    ``read1``: there the check runs every 64 KiB."""
+    read1 = getattr(response.raw, "read1", None) if isinstance(response.raw, Urllib3Response) else None
+    if read1 is None:
+        yield from response.iter_content(_BODY_READ_BYTES)
+        return
+    while piece := read1(_BODY_READ_BYTES, decode_content=True):
+        yield piece
 
 
 def _read_timeout_s(timeout_s) -> float:

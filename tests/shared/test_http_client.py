@@ -509,3 +509,35 @@ def test_a_streamed_answer_is_returned_unread_for_the_caller():
     response = client().get(URL, stream=True)
     assert response._content is False  # not read by the client: the caller streams it
     assert response.raw.read() == b"a,b\n1,2\n"
+
+
+def test_a_body_trickled_over_a_real_socket_is_cut_off_at_the_deadline(monkeypatch):
+    """Each byte comes well within the read timeout, so only the deadline on the whole answer can end it."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve():
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n")
+            for _ in range(40):
+                if stop.wait(0.1):
+                    return
+                connection.sendall(b" ")
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    monkeypatch.setattr(http_client, "BODY_DEADLINE_READ_TIMEOUTS", 1)
+    started = time.monotonic()
+    try:
+        with pytest.raises(TransportError, match="still arriving after 1 s"):
+            client(timeout_s=(1.0, 1.0), retry=RetryPolicy(max_attempts=1)).get(
+                f"http://127.0.0.1:{listener.getsockname()[1]}/slow")
+    finally:
+        stop.set()
+        listener.close()
+    assert time.monotonic() - started < 3  # the whole body would take 4 s
