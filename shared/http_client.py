@@ -3,8 +3,9 @@
 Rules (each has a unit test):
 - connect and read timeouts on every request, and a deadline on each whole answer that is not streamed (a read
   timeout only bounds the wait between two reads: a trickling server would hold a sync for ever), with a size cap;
-- redirects are followed only within the origin a request was sent to: credentials (an OAuth form, a signature, a
-  key in the query) never reach another host or travel over plain http; any other redirect fails at once;
+- redirects: within the request's origin as requests does; to another origin only a GET's, only to https, and
+  with no header but Accept, Accept-Encoding and User-Agent (no token, signature, account header); a POST's (its
+  form holds the client secret) or one to plain http fails at once, naming where it pointed;
 - retry 408, 429 and 5xx (not 501/505, which no retry changes), connection errors, timeouts and bodies cut off
   mid-read, with exponential backoff and full jitter; ``Retry-After`` (seconds or HTTP date) and
   ``retry-after-ms`` are honoured, capped;
@@ -14,7 +15,7 @@ Rules (each has a unit test):
   ``except`` block so no chained exception can carry an unredacted URL.
 
 Public: Client, RetryPolicy, RateLimiter, HttpError, TransportError, is_retryable_status, parse_retry_after,
-EnvironmentCachingSession, SameOriginSession, origin
+EnvironmentCachingSession, GuardedRedirectsSession, origin
 """
 
 import logging
@@ -207,21 +208,37 @@ class EnvironmentCachingSession(requests.Session):
         return {**settings, "proxies": dict(settings["proxies"])}
 
 
-class SameOriginSession(EnvironmentCachingSession):
-    """Follows a redirect only to the origin (scheme, host, port) the request was sent to.
+class GuardedRedirectsSession(EnvironmentCachingSession):
+    """Follows redirects without carrying credentials away from the origin (scheme, host, port) they belong to.
 
     requests follows any redirect and drops only ``Authorization`` on the way to another host: a 307 on a token
-    POST would resend the client secret there, AroFlo's signature headers and Customer Thermometer's key in the
-    query would go along, and an https -> http hop would carry them in clear (and its answer would be taken as
-    data). No documented endpoint of these APIs redirects, so another origin is not followed: the 3xx itself
-    comes back, and ``Client`` fails on it naming where it pointed.
+    POST would resend the client secret there, AroFlo's signature headers and Xurrent's account header would go
+    along, and an https -> http hop would send them in clear and have its answer taken as data. Here a redirect
+    to another origin is followed only for a GET, only to https, and with every header but ``_KEPT_ACROSS_ORIGINS``
+    dropped (a report served from a storage host still works). Any other comes back as the 3xx itself, and
+    ``Client`` fails on it naming where it pointed. No documented endpoint of these APIs redirects.
     """
 
     def get_redirect_target(self, resp):
         target = super().get_redirect_target(resp)
-        if target is None or origin(urljoin(resp.url, target)) != origin(resp.url):
+        if target is None:
             return None
-        return target
+        to = origin(urljoin(resp.url, target))
+        if to == origin(resp.url) or (to[0] == "https" and resp.request.method == "GET"):
+            return target
+        return None
+
+    def rebuild_auth(self, prepared_request, response):
+        if origin(prepared_request.url) == origin(response.request.url):
+            super().rebuild_auth(prepared_request, response)
+            return
+        for name in list(prepared_request.headers):
+            if name.lower() not in _KEPT_ACROSS_ORIGINS:
+                del prepared_request.headers[name]  # no credentials re-applied either (requests would add .netrc's)
+
+
+# Proxy-Authorization: requests has just set it for the new URL's proxy (rebuild_proxies), from the environment.
+_KEPT_ACROSS_ORIGINS = frozenset({"accept", "accept-encoding", "user-agent", "connection", "proxy-authorization"})
 
 
 def origin(url: str) -> tuple[str, str, int | None]:
@@ -252,7 +269,7 @@ class Client:
         log=None,
         session: requests.Session | None = None,
     ):
-        self.session = session or SameOriginSession()
+        self.session = session or GuardedRedirectsSession()
         if headers:
             self.session.headers.update(headers)
         self.timeout_s = timeout_s
@@ -382,9 +399,8 @@ class Client:
         if 300 <= response.status_code < 400:
             target = urljoin(response.url or "", response.headers.get("Location", ""))
             scheme, host, port = origin(target)
-            message += (f", a redirect to {self.redactor.redact(f'{scheme}://{host}:{port}')}, another origin than "
-                        "the request's: not followed, so that no credential leaves the configured host (check the "
-                        "base URL)")
+            message += (f", a redirect to {self.redactor.redact(f'{scheme}://{host}:{port}')}: not followed (to "
+                        "another origin, only a GET's to https is, without credentials; check the base URL)")
         if response.status_code in AUTH_FAILURE_STATUSES and self.auth_failure_hint:
             message += f". {self.auth_failure_hint}"
         if body:

@@ -413,13 +413,13 @@ def test_a_client_sends_through_the_caching_session():
     assert http.get(URL).json() == {"ok": True} and http.get(URL).json() == {"ok": True}
 
 
-# --- redirects: only within the origin a request was sent to ---------------------------------------------------
+# --- redirects: credentials stay with their origin --------------------------------------------------------------
 
 OTHER = "https://elsewhere.example.test/items"
 
 
 @responses.activate
-def test_a_redirect_within_the_origin_is_followed():
+def test_a_redirect_within_the_origin_is_followed_with_the_credentials():
     responses.get(URL, status=301, headers={"Location": "/v2/items"})
     responses.get("https://api.example.test/v2/items", json={"ok": True})
     assert client(auth=BearerToken("tok")).get(URL).json() == {"ok": True}
@@ -428,41 +428,55 @@ def test_a_redirect_within_the_origin_is_followed():
 
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
 @responses.activate
-def test_a_redirect_to_another_host_is_not_followed_and_fails_naming_it(status, sleeps):
-    responses.get(URL, status=status, headers={"Location": OTHER + "?apiKey=SECRETKEY"})
-    responses.get(OTHER, json={"injected": True})
+def test_a_get_redirected_to_another_https_host_is_followed_without_any_credential(status):
+    """A report served from a storage host still works; no token, signature or account header goes there."""
+    responses.get(URL, status=status, headers={"Location": OTHER + "?signature=from-the-server"})
+    responses.get(OTHER, body="id\n1\n")
+
+    def signed(request):
+        request.headers.update({"Authentication": "HMAC SIGNATURE", "afdatetimeutc": "2026-01-01T00:00:00Z"})
+        return request
+
+    http = client(auth=signed, headers={"X-Xurrent-Account": "acme", "Authorization": "Bearer TOKEN",
+                                        "Accept": "text/csv"})
+    assert http.get(URL).text == "id\n1\n"
+    first, second = (call.request for call in responses.calls)
+    assert first.headers["Authentication"] == "HMAC SIGNATURE" and first.headers["X-Xurrent-Account"] == "acme"
+    assert second.url == OTHER + "?signature=from-the-server"
+    assert set(second.headers) <= {"User-Agent", "Accept-Encoding", "Accept", "Connection"}
+    assert second.headers["Accept"] == "text/csv"
+
+
+@pytest.mark.parametrize("target", ["http://api.example.test/items", "http://elsewhere.example.test/items"])
+@responses.activate
+def test_a_redirect_to_plain_http_is_not_followed_and_fails_naming_it(target, sleeps):
+    responses.get(URL, status=301, headers={"Location": target + "?apiKey=SECRETKEY"})
+    responses.get(target, json={"id": "injected"})
     http = client(auth=QueryKey("apiKey", "SECRETKEY"), redactor=Redactor(["SECRETKEY"]))
     with pytest.raises(HttpError) as error:
-        http.get(URL)
-    assert len(responses.calls) == 1  # nothing went to the other host
-    assert error.value.status == status
-    assert "a redirect to https://elsewhere.example.test:443" in str(error.value)
-    assert "not followed" in str(error.value) and "SECRETKEY" not in str(error.value)
+        http.get(URL + "?apiKey=SECRETKEY")
+    assert len(responses.calls) == 1  # nothing went over plain http, and no injected answer was read
+    assert error.value.status == 301
+    assert f"a redirect to {target.rsplit('/', 1)[0]}:80: not followed" in str(error.value)
+    assert "SECRETKEY" not in str(error.value)
     assert sleeps == []  # not retried: the next try would be redirected again
 
 
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
 @responses.activate
-def test_a_redirect_from_https_to_http_on_the_same_host_is_not_followed():
-    responses.get(URL, status=301, headers={"Location": "http://api.example.test/items"})
-    responses.get("http://api.example.test/items", json={"id": "injected"})
-    with pytest.raises(HttpError, match="a redirect to http://api.example.test:80"):
-        client(auth=QueryKey("apiKey", "k")).get(URL)
-    assert len(responses.calls) == 1
-
-
-@pytest.mark.parametrize("status", [307, 308])
-@responses.activate
-def test_a_token_post_redirected_to_another_host_does_not_send_the_form_there(status):
+def test_a_post_redirected_to_another_host_is_not_followed(status):
+    """A token POST's form holds the client secret: a 307/308 would resend it there, a 301-303 turn it into a GET."""
     token_url = "https://auth.example.test/oauth/token"
     responses.post(token_url, status=status, headers={"Location": "https://elsewhere.example.test/token"})
+    responses.add(responses.GET, "https://elsewhere.example.test/token", json={"access_token": "stolen"})
     responses.post("https://elsewhere.example.test/token", json={"access_token": "stolen"})
-    with pytest.raises(HttpError):
+    with pytest.raises(HttpError, match="a redirect to https://elsewhere.example.test:443: not followed"):
         client().request("POST", token_url, data={"client_secret": "CLIENTSECRET"})
     assert [call.request.url for call in responses.calls] == [token_url]
 
 
 @responses.activate
-def test_a_redirect_loop_within_the_origin_fails_once_with_the_path_and_no_query():
+def test_a_redirect_loop_fails_once_with_the_path_and_no_query():
     responses.get(URL, status=302, headers={"Location": URL + "?apiKey=SECRETKEY"})
     http = client(redactor=Redactor(["SECRETKEY"]))
     with pytest.raises(TransportError, match="GET https://api.example.test/items: TooManyRedirects") as error:
