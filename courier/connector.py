@@ -67,9 +67,10 @@ class Table:
     top_level_cursor: bool = False  # tenants: ``has_more``/``cursor`` at the top, not under ``paging``
 
 
+__BRANDS = Table("brand", "/brands", millis_columns=("created", "updated", "published"),
+                 text_columns=("id", "name", "version"))
 __FULL_SCAN_TABLES = (
-    Table("brand", "/brands", millis_columns=("created", "updated", "published"),
-          text_columns=("id", "name", "version")),
+    __BRANDS,
     Table("audience", "/audiences", ("items",), iso_columns=("created_at", "updated_at"),
           json_columns=frozenset({"filter"}), text_columns=("id", "name", "description", "operator")),
     Table("audit_event", "/audit-events", primary_key="auditEventId", iso_columns=("timestamp",),
@@ -454,7 +455,7 @@ def test_connection(configuration: dict):
         settings = validate_configuration(configuration)
         http = new_client(settings, __SETUP_TEST_RETRY)
         try:
-            next(_pages(http, settings, __FULL_SCAN_TABLES[0]))
+            next(_pages(http, settings, __BRANDS))
         finally:
             http.close()
 
