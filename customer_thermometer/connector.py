@@ -54,7 +54,7 @@ __CHECKPOINT_EVERY_ROWS = 5_000  # windowed tables: a crash re-reads at most abo
 __RESPONSE_TEXT = {field: "STRING" for field in (
     "response", "temperature_id", "recipient", "first_name", "last_name", "company", "comment", "blast_id",
     "thermometer_id", *(f"custom_{n}" for n in range(1, 13)))}
-__TIMEOUT_S = (10.0, 120.0)  # connect, read (a full window is a large body)
+__TIMEOUT_S = (10.0, 120.0)  # connect, read (a full window is a large body; see shared.http_client on the deadline)
 __SETUP_TEST_ATTEMPTS = 2
 __AUTH_HINT = "Check 'api_key' (Customer Thermometer: Settings > API)"
 __SERVICE = "Customer Thermometer"

@@ -1,11 +1,13 @@
 """HTTP transport for every connector: one Session per sync, timeouts, retries, rate limiting and redaction.
 
 Rules (each has a unit test):
-- connect and read timeouts on every request, and a deadline on each whole answer that is not streamed (a read
-  timeout only bounds the wait between two reads: a trickling server would hold a sync for ever), with a size cap;
-- redirects: within the request's origin as requests does; to another origin only a GET's, only to https, and
-  with no header but Accept, Accept-Encoding and User-Agent (no token, signature, account header); a POST's (its
-  form holds the client secret) or one to plain http fails at once, naming where it pointed;
+- connect and read timeouts on every request, and on each whole answer that is not streamed a grace time past
+  which it must have kept a minimum average rate (a read timeout only bounds the wait between two reads: a
+  trickling server would hold a sync for ever), with a size cap;
+- redirects: within the request's origin as requests does; to another origin only a GET's, only to https, with
+  no header but Accept, Accept-Encoding and User-Agent (no token, signature, account header), and not when its
+  address holds a secret; a POST's (its form holds the client secret) or one to plain http fails at once,
+  naming where it pointed;
 - retry 408, 429 and 5xx (not 501/505, which no retry changes), connection errors, timeouts and bodies cut off
   mid-read, with exponential backoff and full jitter; ``Retry-After`` (seconds or HTTP date) and
   ``retry-after-ms`` are honoured, capped;
@@ -39,11 +41,14 @@ from shared.redaction import Redactor
 _NEVER_BETTER_5XX = frozenset({501, 505})  # "not implemented", "HTTP version not supported": the same every time
 AUTH_FAILURE_STATUSES = frozenset({401, 403})
 BODY_EXCERPT_CHARS = 300
-# An answer read whole (not streamed) must arrive within this many read timeouts and stay under this size: far
-# beyond any page of these APIs (a Customer Thermometer day read with limit=100000 is about 60 MB), and short of
-# a stuck sync or a worker out of memory.
+# An answer read whole (not streamed) gets this many read timeouts; past them it must have come at this average
+# rate at least (a trickle of a byte now and then would hold a sync for ever; a 60 MB Customer Thermometer day on
+# a slow link keeps going), and it must stay under this size: far beyond any page of these APIs, short of a
+# worker out of memory. An error body is read up to ERROR_BODY_BYTES (its excerpt), under the same deadline.
 BODY_DEADLINE_READ_TIMEOUTS = 10
+BODY_MIN_BYTES_PER_S = 8 * 1024
 BODY_MAX_BYTES = 512 * 1024 * 1024
+ERROR_BODY_BYTES = 64 * 1024
 _BODY_READ_BYTES = 64 * 1024
 
 
@@ -215,16 +220,25 @@ class GuardedRedirectsSession(EnvironmentCachingSession):
     POST would resend the client secret there, AroFlo's signature headers and Xurrent's account header would go
     along, and an https -> http hop would send them in clear and have its answer taken as data. Here a redirect
     to another origin is followed only for a GET, only to https, and with every header but ``_KEPT_ACROSS_ORIGINS``
-    dropped (a report served from a storage host still works). Any other comes back as the 3xx itself, and
-    ``Client`` fails on it naming where it pointed. No documented endpoint of these APIs redirects.
+    dropped (a report served from a storage host still works), unless its address holds one of the sync's
+    secrets (``holds_secret``, set by ``Client``: a key in the query that the Location echoes). Any other comes
+    back as the 3xx itself, and ``Client`` fails on it naming where it pointed. No documented endpoint of these
+    APIs redirects.
     """
+
+    holds_secret: Callable[[str], bool] = staticmethod(lambda _text: False)
 
     def get_redirect_target(self, resp):
         target = super().get_redirect_target(resp)
         if target is None:
             return None
-        to = origin(urljoin(resp.url, target))
-        if to == origin(resp.url) or (to[0] == "https" and resp.request.method == "GET"):
+        try:
+            to = origin(urljoin(resp.url, target))
+        except ValueError:  # a port out of range, say: not followed, and Client's message says so
+            return None
+        if to == origin(resp.url):
+            return target
+        if to[0] == "https" and resp.request.method == "GET" and not self.holds_secret(target):
             return target
         return None
 
@@ -270,6 +284,8 @@ class Client:
         session: requests.Session | None = None,
     ):
         self.session = session or GuardedRedirectsSession()
+        if isinstance(self.session, GuardedRedirectsSession):
+            self.session.holds_secret = lambda text: self.redactor.holds_secret(text)
         if headers:
             self.session.headers.update(headers)
         self.timeout_s = timeout_s
@@ -342,7 +358,9 @@ class Client:
             # Always streamed, so that a body read whole is read under a deadline (``_read_body``).
             response = self.session.request(method, url, params=params, data=data, headers=headers, auth=auth,
                                             timeout=self.timeout_s, stream=True)
-            if not stream and response.status_code < 300:
+            if response.status_code >= 300:
+                self._read_error_body(response)  # before on_response, which may read it (AroFlo's status)
+            elif not stream:
                 self._read_body(response)
         except _TRANSIENT_ERRORS as exc:
             failure = self.describe_transport_error(exc)
@@ -367,13 +385,11 @@ class Client:
             return None, 0.0, response
         retry_after = parse_retry_after(response, self.retry.retry_after_cap_s)
         wait_s = retry_after if retry_after is not None else self.retry.backoff_s(attempt)
-        _read_error_body(response)
         return f"HTTP {response.status_code}", wait_s, response
 
     def _read_body(self, response: requests.Response) -> None:
         """Read a whole body (as requests would for a request not streamed), within a deadline and a size cap."""
-        allowed_s = BODY_DEADLINE_READ_TIMEOUTS * _read_timeout_s(self.timeout_s)
-        deadline = monotonic() + allowed_s
+        late = self._lateness()
         pieces, size = [], 0
         for piece in _body_pieces(response):
             pieces.append(piece)
@@ -382,11 +398,43 @@ class Client:
                 response.close()
                 raise TransportError(f"the answer to {self.redactor.redact(_without_query(response.url))} is "
                                      f"larger than {BODY_MAX_BYTES // 2**20} MiB; it is not read", retries_spent=True)
-            if monotonic() > deadline:
+            too_late = late(size)
+            if too_late:
                 response.close()
-                raise requests.Timeout(f"the answer was still arriving after {allowed_s:.0f} s")
+                raise requests.Timeout(too_late)
         response._content = b"".join(pieces)
         response._content_consumed = True
+
+    def _read_error_body(self, response: requests.Response) -> None:
+        """Read the start of an error body (for its excerpt and the ``on_response`` hook) under the same deadline;
+        the network failing here only shortens the excerpt. Read to its end, the connection is kept."""
+        late = self._lateness()
+        pieces, size, complete = [], 0, False
+        try:
+            for piece in _body_pieces(response):
+                pieces.append(piece)
+                size += len(piece)
+                if size >= ERROR_BODY_BYTES or late(size):
+                    break
+            else:
+                complete = True
+        except (*_TRANSIENT_ERRORS, urllib3_exceptions.HTTPError, requests.RequestException):
+            pass
+        response._content = b"".join(pieces)[:ERROR_BODY_BYTES]
+        response._content_consumed = complete  # not consumed: close() drops the connection, with the rest unread
+        response.close()
+
+    def _lateness(self) -> Callable[[int], str | None]:
+        """For one body: given the bytes read so far, why it is too late (a message), or None while it is not."""
+        started, grace_s = monotonic(), BODY_DEADLINE_READ_TIMEOUTS * _read_timeout_s(self.timeout_s)
+
+        def late(size: int) -> str | None:
+            elapsed = monotonic() - started
+            if elapsed <= grace_s or size >= elapsed * BODY_MIN_BYTES_PER_S:
+                return None
+            return (f"the answer was still arriving after {elapsed:.0f} s, at {size / elapsed / 1024:.1f} KiB/s "
+                    f"(after {grace_s:.0f} s an answer must average {BODY_MIN_BYTES_PER_S // 1024} KiB/s)")
+        return late
 
     def describe_transport_error(self, exc: BaseException) -> str:
         """A short, redacted description of a network failure (its text often holds the full URL)."""
@@ -397,15 +445,25 @@ class Client:
         after = f" after {attempts} attempts" if attempts > 1 else ""
         message = f"{what} returned HTTP {response.status_code}{after}"
         if 300 <= response.status_code < 400:
-            target = urljoin(response.url or "", response.headers.get("Location", ""))
-            scheme, host, port = origin(target)
-            message += (f", a redirect to {self.redactor.redact(f'{scheme}://{host}:{port}')}: not followed (to "
-                        "another origin, only a GET's to https is, without credentials; check the base URL)")
+            message += self._redirect_note(response)
         if response.status_code in AUTH_FAILURE_STATUSES and self.auth_failure_hint:
             message += f". {self.auth_failure_hint}"
         if body:
             message += f". Response: {body}"
         return HttpError(message, response.status_code)
+
+    def _redirect_note(self, response: requests.Response) -> str:
+        """Why a 3xx came back instead of being followed, naming where it pointed (its origin, redacted)."""
+        location = response.headers.get("Location")
+        if not location:
+            return " without a Location to follow"
+        try:
+            scheme, host, port = origin(urljoin(response.url or "", location))
+            where = self.redactor.redact(f"{scheme}://{host}:{port}")
+        except ValueError:
+            where = "an address that does not parse"
+        return (f", a redirect to {where}: not followed (to another origin, only a GET's to https is, without "
+                "credentials, and not when its address holds a secret; check the base URL)")
 
     def call_with_retries(self, what: str, fn: Callable[[], object]):
         """Run ``fn`` (e.g. a streamed download and its parsing) again when the network fails mid-way.
@@ -428,17 +486,6 @@ class Client:
                 self._log_retry(what, failure, attempt, wait_s)
                 sleep(wait_s)
         raise TransportError(f"{what} failed after {self.retry.max_attempts} attempts: {failure}")
-
-
-def _read_error_body(response: requests.Response) -> None:
-    """Read (at most a little of) an error body, so the excerpt is available and the connection can be reused."""
-    try:
-        if response._content is False:  # streamed: nothing read yet
-            response._content = response.raw.read(64 * 1024, decode_content=True)
-    except (*_TRANSIENT_ERRORS, urllib3_exceptions.HTTPError):
-        response._content = b""
-    finally:
-        response.close()
 
 
 def _body_pieces(response: requests.Response) -> Iterator[bytes]:

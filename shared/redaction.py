@@ -52,6 +52,10 @@ class Redactor:
         # Longest first, so a secret that contains another is removed whole.
         return sorted(spellings, key=len, reverse=True)
 
+    def holds_secret(self, text: str) -> bool:
+        """Whether a registered secret (in any spelling) is in ``text``; names that look secret do not count."""
+        return any(spelling in text for spelling in self._all_spellings())
+
     def redact(self, text: object) -> str:
         text = str(text)
         for spelling in self._all_spellings():

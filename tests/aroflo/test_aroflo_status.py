@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 import responses
 
+from sandbox.server import Reply
 from shared.http_client import HttpError
 from shared.parsing import PayloadError
 from tests.aroflo.conftest import SMALL, source_ids, synced
@@ -384,3 +385,22 @@ def test_a_page_that_is_not_json_is_quoted_without_the_credentials(aroflo, vtime
     with pytest.raises(PayloadError, match="not JSON") as failure:
         run_update(aroflo, REQUIRED)
     assert not any(secret in str(failure.value) for secret in ("u1234", "p1234", "o1234", "k1234"))
+
+
+def test_a_5xx_whose_error_body_is_cut_off_is_retried_like_any_5xx(aroflo, fake_box):
+    """The body status hook reads an error body too: cut off mid-read, it is a shorter excerpt, not a crash."""
+    fake, box, configuration = fake_box()
+    real_handle, calls = fake.handle, {"n": 0}
+
+    def handle(request):
+        calls["n"] += 1
+        if calls["n"] == 6:  # a suppliers page, answered 503 by a gateway
+            return Reply.json({"message": "gateway busy, try again " + "x" * 400}, 503)
+        return real_handle(request)
+
+    fake.handle = handle
+    injected = box.faults.add("aroflo", "/", "truncate", nth=6)  # ... and its body cut off mid-read
+    recorder, _ = run_update(aroflo, {**configuration, "request_timeout_seconds": "1"})
+    assert injected.fired == 1
+    for table in ("users", "suppliers", "payments"):
+        assert set(synced(recorder, table)) == source_ids(fake, table), table

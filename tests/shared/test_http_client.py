@@ -476,6 +476,31 @@ def test_a_post_redirected_to_another_host_is_not_followed(status):
 
 
 @responses.activate
+def test_a_key_in_the_query_that_a_redirect_to_another_host_echoes_is_not_sent_there():
+    responses.get(URL, status=301, headers={"Location": OTHER + "?apiKey=SECRETKEY&getMethod=x"})
+    responses.get(OTHER, body="<rows/>")
+    http = client(auth=QueryKey("apiKey", "SECRETKEY"), redactor=Redactor(["SECRETKEY"]))
+    with pytest.raises(HttpError, match="a redirect to https://elsewhere.example.test:443: not followed") as error:
+        http.get(URL)
+    assert len(responses.calls) == 1 and "SECRETKEY" not in str(error.value)
+
+
+@pytest.mark.parametrize("status", [300, 304, 305])
+@responses.activate
+def test_a_3xx_without_a_location_is_said_to_be_one(status):
+    responses.get(URL, status=status)
+    with pytest.raises(HttpError, match=f"returned HTTP {status} without a Location to follow$"):
+        client().get(URL)
+
+
+@responses.activate
+def test_a_location_that_does_not_parse_is_not_followed_and_said_so():
+    responses.get(URL, status=302, headers={"Location": "https://api.example.test:99999/items"})
+    with pytest.raises(HttpError, match="a redirect to an address that does not parse: not followed"):
+        client().get(URL)
+
+
+@responses.activate
 def test_a_redirect_loop_fails_once_with_the_path_and_no_query():
     responses.get(URL, status=302, headers={"Location": URL + "?apiKey=SECRETKEY"})
     http = client(redactor=Redactor(["SECRETKEY"]))
@@ -504,8 +529,28 @@ def test_an_answer_that_never_completes_fails_naming_the_deadline(monkeypatch, s
     responses.get(URL, body=b"x" * (http_client._BODY_READ_BYTES * 4))
     clock = iter(range(0, 10_000, 30))
     monkeypatch.setattr(http_client, "monotonic", lambda: float(next(clock)))
-    with pytest.raises(TransportError, match="the answer was still arriving after 90 s"):
+    with pytest.raises(TransportError, match=r"the answer was still arriving after 1\d\d s, at [\d.]+ KiB/s \(after "
+                                             r"90 s an answer must average 8 KiB/s\)"):
         client(timeout_s=(3.0, 9.0), retry=RetryPolicy(max_attempts=2)).get(URL)
+
+
+@responses.activate
+def test_a_large_answer_on_a_slow_but_steady_link_is_read_past_the_grace_time(monkeypatch, sleeps):
+    """A 60 MB Customer Thermometer day at 40 KB/s takes 25 minutes: past 10 read timeouts, but it keeps coming."""
+    body = b"x" * (http_client._BODY_READ_BYTES * 40)
+    responses.get(URL, body=body)
+    clock = iter(range(0, 100_000, 2))  # each 64 KiB piece takes 2 s: 32 KiB/s
+    monkeypatch.setattr(http_client, "monotonic", lambda: float(next(clock)))
+    assert client(timeout_s=(3.0, 5.0)).get(URL).content == body  # 50 s of grace, 80 s in all
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_an_error_body_is_read_up_to_its_excerpt(sleeps):
+    responses.get(URL, status=404, body=b"y" * 200_000)
+    with pytest.raises(HttpError) as error:
+        client().get(URL)
+    assert "y" * 250 in str(error.value)  # the excerpt, from the first 64 KiB read
 
 
 @responses.activate
@@ -548,7 +593,7 @@ def test_a_body_trickled_over_a_real_socket_is_cut_off_at_the_deadline(monkeypat
     monkeypatch.setattr(http_client, "BODY_DEADLINE_READ_TIMEOUTS", 1)
     started = time.monotonic()
     try:
-        with pytest.raises(TransportError, match="still arriving after 1 s"):
+        with pytest.raises(TransportError, match=r"still arriving after 1 s, at 0.0 KiB/s"):
             client(timeout_s=(1.0, 1.0), retry=RetryPolicy(max_attempts=1)).get(
                 f"http://127.0.0.1:{listener.getsockname()[1]}/slow")
     finally:
