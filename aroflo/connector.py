@@ -513,8 +513,8 @@ def configuration_form():
 __TEXT_FIELDS = (
     ("host_ip", "Host IP", "Optional: the public IP this connector calls from, if your AroFlo API setup requires "
                            "it. Sent in the HostIP header and signed.", "203.0.113.10"),
-    ("initial_sync_days", "Initial payments window (days)", "First sync of payments reads this many days of "
-                                                             "datepaid (0: all). Users and suppliers: all.", "90"),
+    ("initial_sync_days", "Initial payments window (days)",
+     "First sync of payments reads this many days of datepaid (0: all). Users and suppliers: all. Default 90.", "90"),
     ("max_records_per_page", "Rows per page", "1 to 500 (the default and AroFlo's maximum).", "500"),
     ("request_timeout_seconds", "Request timeout (seconds)", "Read timeout per request. Default 30.", "30"),
     ("retry_attempts", "Retries", "Retries after a transient failure or a rate-limit answer. Default 3.", "3"),
