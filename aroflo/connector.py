@@ -123,10 +123,11 @@ class Settings:
 def validate_configuration(configuration: dict) -> Settings:
     """Typed settings from the string configuration; a ConfigError names the key and the expected form."""
     secrets = {key: config.text(configuration, key, required=True, secret=True) for key in __SECRET_KEYS}
-    tables = tuple(t for t in __TABLES if config.boolean(configuration, f"enable_{t}_sync", default=True))
+    toggles = {table: f"enable_{table}_sync" for table in __TABLES}
+    tables = tuple(table for table, key in toggles.items() if config.boolean(configuration, key, default=True))
     if not tables:
-        raise config.ConfigError("every table is disabled: set at least one of enable_users_sync, "
-                                 "enable_suppliers_sync or enable_payments_sync to true")
+        raise config.ConfigError(f"every table is disabled: set at least one of {', '.join(toggles.values())} to "
+                                 "true")
     return Settings(
         **secrets, host_ip=_host_ip(configuration), tables=tables,
         base_url=config.url(configuration, "base_url", default=__DEFAULT_BASE_URL),
@@ -166,9 +167,9 @@ def update(configuration: dict, state: dict):
     api = open_api(settings)
     started_at = datetime.now(timezone.utc)
     try:
-        for table, sync in (("users", sync_users), ("suppliers", sync_suppliers), ("payments", sync_payments)):
-            if table in settings.tables:
-                sync(api, settings, state, started_at)
+        syncs = {"users": sync_users, "suppliers": sync_suppliers, "payments": sync_payments}
+        for table in settings.tables:  # in the order of __TABLES
+            syncs[table](api, settings, state, started_at)
         if api.daily_remaining is not None:
             log.info(f"AroFlo: {api.requests_made} requests made, {api.daily_remaining} left in today's budget")
     except aroflo_api.DailyLimitReached as limit:
