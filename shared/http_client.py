@@ -17,7 +17,7 @@ Rules (each has a unit test):
   ``except`` block so no chained exception can carry an unredacted URL.
 
 Public: Client, RetryPolicy, RateLimiter, HttpError, TransportError, is_retryable_status, parse_retry_after,
-EnvironmentCachingSession, GuardedRedirectsSession, origin
+EnvironmentCachingSession, GuardedRedirectsSession, origin, body_pieces
 """
 
 import logging
@@ -76,7 +76,7 @@ _TRANSIENT_ERRORS = (
     requests.exceptions.ContentDecodingError,
     urllib3_exceptions.ProtocolError,
     urllib3_exceptions.ReadTimeoutError,
-    urllib3_exceptions.DecodeError,  # these three reach us unwrapped from a body read piece by piece (_body_pieces)
+    urllib3_exceptions.DecodeError,  # these three reach us unwrapped from a body read piece by piece (body_pieces)
     urllib3_exceptions.SSLError,
 )
 _UNSENDABLE = (requests.exceptions.InvalidHeader, requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
@@ -382,6 +382,8 @@ class Client:
         if self.on_response:
             self.on_response(response)
         if response.status_code < 300:
+            if stream:  # the caller reads it (shared.parsing.body_chunks), under the same lateness rule
+                response.too_late = self._lateness()
             return None, 0.0, response
         retry_after = parse_retry_after(response, self.retry.retry_after_cap_s)
         wait_s = retry_after if retry_after is not None else self.retry.backoff_s(attempt)
@@ -391,7 +393,7 @@ class Client:
         """Read a whole body (as requests would for a request not streamed), within a deadline and a size cap."""
         late = self._lateness()
         pieces, size = [], 0
-        for piece in _body_pieces(response):
+        for piece in body_pieces(response):
             pieces.append(piece)
             size += len(piece)
             if size > BODY_MAX_BYTES:
@@ -411,7 +413,7 @@ class Client:
         late = self._lateness()
         pieces, size, complete = [], 0, False
         try:
-            for piece in _body_pieces(response):
+            for piece in body_pieces(response):
                 pieces.append(piece)
                 size += len(piece)
                 if size >= ERROR_BODY_BYTES or late(size):
@@ -488,15 +490,15 @@ class Client:
         raise TransportError(f"{what} failed after {self.retry.max_attempts} attempts: {failure}")
 
 
-def _body_pieces(response: requests.Response) -> Iterator[bytes]:
+def body_pieces(response: requests.Response, size: int = _BODY_READ_BYTES) -> Iterator[bytes]:
     """The decoded body as it arrives: each piece is what the socket had, not a full 64 KiB (``read`` waits for
     all of it, so a trickled body would never reach the deadline check between pieces). urllib3 before 2 has no
-    ``read1``: there the check runs every 64 KiB."""
+    ``read1``: there the check runs every ``size`` bytes."""
     read1 = getattr(response.raw, "read1", None) if isinstance(response.raw, Urllib3Response) else None
     if read1 is None:
-        yield from response.iter_content(_BODY_READ_BYTES)
+        yield from response.iter_content(size)
         return
-    while piece := read1(_BODY_READ_BYTES, decode_content=True):
+    while piece := read1(size, decode_content=True):
         yield piece
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import requests
 from requests.packages.urllib3 import exceptions as urllib3_exceptions  # see shared/http_client.py
 
-from shared.http_client import TransportError
+from shared.http_client import TransportError, body_pieces
 
 CSV_FIELD_LIMIT_CHARS = 64 * 1024 * 1024  # the csv module's default (128 KiB) rejects large free-text fields
 CHUNK_BYTES = 256 * 1024
@@ -75,11 +75,25 @@ def require(body: Any, *path: str, where: str = "response") -> Any:
 
 def body_chunks(response: requests.Response) -> Iterator[bytes]:
     """The (decompressed) body of a streamed response in pieces; a body cut off mid-read, or a compressed one that
-    does not decompress (a proxy's corruption, most likely), raises TransportError, so it is downloaded again."""
+    does not decompress (a proxy's corruption, most likely), raises TransportError, so it is downloaded again.
+
+    A response from ``shared.http_client.Client`` carries ``too_late``: past the client's grace time the body must
+    have kept a minimum average rate (a report trickled a byte at a time would hold the sync for ever)."""
+    late = getattr(response, "too_late", None)
     try:
-        yield from response.raw.stream(CHUNK_BYTES, decode_content=True)
+        if late is None:
+            yield from response.raw.stream(CHUNK_BYTES, decode_content=True)
+            return
+        size = 0
+        for piece in body_pieces(response, CHUNK_BYTES):
+            yield piece
+            size += len(piece)
+            failure = late(size)
+            if failure:
+                response.close()
+                raise TransportError(failure)
     except (urllib3_exceptions.ProtocolError, urllib3_exceptions.ReadTimeoutError, urllib3_exceptions.DecodeError,
-            requests.ConnectionError, requests.Timeout, OSError) as exc:
+            urllib3_exceptions.SSLError, requests.ConnectionError, requests.Timeout, OSError) as exc:
         encoding = f" ({response.headers.get('Content-Encoding')})" if isinstance(
             exc, urllib3_exceptions.DecodeError) else ""
         failure = f"{type(exc).__name__} while reading the body{encoding}"

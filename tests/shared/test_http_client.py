@@ -570,8 +570,9 @@ def test_a_streamed_answer_is_returned_unread_for_the_caller():
     assert response.raw.read() == b"a,b\n1,2\n"
 
 
-def test_a_body_trickled_over_a_real_socket_is_cut_off_at_the_deadline(monkeypatch):
-    """Each byte comes well within the read timeout, so only the deadline on the whole answer can end it."""
+@pytest.fixture
+def trickling_server():
+    """A server on 127.0.0.1 that answers 200 and then sends its 40-byte body a byte every 0.1 s (4 s)."""
     import socket
     import threading
 
@@ -582,21 +583,30 @@ def test_a_body_trickled_over_a_real_socket_is_cut_off_at_the_deadline(monkeypat
         connection, _ = listener.accept()
         with connection:
             connection.recv(65536)
-            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n")
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nContent-Length: 40\r\n\r\n")
             for _ in range(40):
                 if stop.wait(0.1):
                     return
                 connection.sendall(b" ")
 
-    server = threading.Thread(target=serve, daemon=True)
-    server.start()
+    threading.Thread(target=serve, daemon=True).start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/slow"
+    stop.set()
+    listener.close()
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_a_body_trickled_over_a_real_socket_is_cut_off_at_the_deadline(monkeypatch, trickling_server, streamed):
+    """Each byte comes well within the read timeout, so only the rule on the whole answer can end it; a streamed
+    answer (a Pindrop report) is held to it as the caller reads it."""
+    from shared.parsing import body_chunks
+
     monkeypatch.setattr(http_client, "BODY_DEADLINE_READ_TIMEOUTS", 1)
     started = time.monotonic()
-    try:
-        with pytest.raises(TransportError, match=r"still arriving after 1 s, at 0.0 KiB/s"):
-            client(timeout_s=(1.0, 1.0), retry=RetryPolicy(max_attempts=1)).get(
-                f"http://127.0.0.1:{listener.getsockname()[1]}/slow")
-    finally:
-        stop.set()
-        listener.close()
+    http = client(timeout_s=(1.0, 1.0), retry=RetryPolicy(max_attempts=1))
+    with pytest.raises(TransportError, match=r"still arriving after 1 s, at 0.0 KiB/s"):
+        if streamed:
+            list(body_chunks(http.get(trickling_server, stream=True)))
+        else:
+            http.get(trickling_server)
     assert time.monotonic() - started < 3  # the whole body would take 4 s
