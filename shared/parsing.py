@@ -93,9 +93,11 @@ def body_chunks(response: requests.Response) -> Iterator[bytes]:
                 response.close()
                 raise TransportError(failure)
     except (urllib3_exceptions.ProtocolError, urllib3_exceptions.ReadTimeoutError, urllib3_exceptions.DecodeError,
-            urllib3_exceptions.SSLError, requests.ConnectionError, requests.Timeout, OSError) as exc:
+            urllib3_exceptions.SSLError, requests.ConnectionError, requests.Timeout, OSError,
+            # as requests wraps them, where body_pieces falls back to iter_content (urllib3 before 2)
+            requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
         encoding = f" ({response.headers.get('Content-Encoding')})" if isinstance(
-            exc, urllib3_exceptions.DecodeError) else ""
+            exc, (urllib3_exceptions.DecodeError, requests.exceptions.ContentDecodingError)) else ""
         failure = f"{type(exc).__name__} while reading the body{encoding}"
     else:
         return

@@ -276,3 +276,18 @@ def test_xml_rows_are_yielded_while_parsing():
 def test_truncated_xml_is_an_error():
     with pytest.raises(PayloadError):
         xml("<things><thing><id>1</id></thing><thing><id>2", root="things", row="thing")
+
+
+def test_a_streamed_body_cut_off_through_requests_own_reader_is_a_transport_error():
+    """Where urllib3 has no read1 (before 2), body pieces come from requests' iter_content, which wraps the
+    urllib3 errors (ChunkedEncodingError): still a TransportError, so the report is downloaded again."""
+    class Raw:
+        def stream(self, size, decode_content):
+            yield b"id\n1\n"
+            raise urllib3.exceptions.ProtocolError("Response ended prematurely")
+
+    response = requests.Response()
+    response.raw = Raw()
+    response.too_late = lambda size: None  # as shared.http_client.Client marks a streamed answer
+    with pytest.raises(TransportError, match="ChunkedEncodingError while reading the body"):
+        list(body_chunks(response))
