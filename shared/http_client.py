@@ -284,14 +284,14 @@ class Client:
         session: requests.Session | None = None,
     ):
         self.session = session or GuardedRedirectsSession()
-        if isinstance(self.session, GuardedRedirectsSession):
-            self.session.holds_secret = lambda text: self.redactor.holds_secret(text)
         if headers:
             self.session.headers.update(headers)
         self.timeout_s = timeout_s
         self.retry = retry
         self.limiter = limiter
         self.redactor = redactor or Redactor()
+        if isinstance(self.session, GuardedRedirectsSession):
+            self.session.holds_secret = self.redactor.holds_secret
         self.auth_failure_hint = auth_failure_hint
         self.on_response = on_response
         self.log = log or logging.getLogger("shared.http")

@@ -163,7 +163,8 @@ def test_a_large_field_is_accepted():
     assert list(csv_rows([f"id,blob\n1,{big}\n"]))[0]["blob"] == big
 
 
-def test_a_body_cut_off_mid_stream_is_a_transport_error():
+def cut_off_response() -> requests.Response:
+    """A streamed response whose body ends after one row with urllib3's 'Response ended prematurely'."""
     class Raw:
         def stream(self, size, decode_content):
             yield b"id\n1\n"
@@ -171,12 +172,14 @@ def test_a_body_cut_off_mid_stream_is_a_transport_error():
 
     response = requests.Response()
     response.raw = Raw()
+    return response
+
+
+def test_a_body_cut_off_mid_stream_is_a_transport_error():
     with pytest.raises(TransportError):
-        list(body_chunks(response))
-    response2 = requests.Response()
-    response2.raw = Raw()
+        list(body_chunks(cut_off_response()))
     with pytest.raises(TransportError):
-        list(csv_rows(response2))
+        list(csv_rows(cut_off_response()))
 
 
 def test_invalid_utf8_is_a_payload_error():
@@ -281,13 +284,7 @@ def test_truncated_xml_is_an_error():
 def test_a_streamed_body_cut_off_through_requests_own_reader_is_a_transport_error():
     """Where urllib3 has no read1 (before 2), body pieces come from requests' iter_content, which wraps the
     urllib3 errors (ChunkedEncodingError): still a TransportError, so the report is downloaded again."""
-    class Raw:
-        def stream(self, size, decode_content):
-            yield b"id\n1\n"
-            raise urllib3.exceptions.ProtocolError("Response ended prematurely")
-
-    response = requests.Response()
-    response.raw = Raw()
+    response = cut_off_response()
     response.too_late = lambda size: None  # as shared.http_client.Client marks a streamed answer
     with pytest.raises(TransportError, match="ChunkedEncodingError while reading the body"):
         list(body_chunks(response))
