@@ -861,3 +861,28 @@ def _committed_upserts(recorder, table):
     """Upserts up to the last checkpoint: what the destination keeps when the sync then fails."""
     last = max(i for i, (kind, _, _) in enumerate(recorder.operations) if kind == "checkpoint")
     return [data for kind, name, data in recorder.operations[:last] if kind == "upsert" and name == table]
+
+
+@responses.activate
+def test_a_saved_cursor_whose_page_is_the_last_one_with_rows_is_used_not_restarted(courier, sleeps, log,
+                                                                                    monkeypatch):
+    """README: "the next sync resumes at exactly that page, reading no row twice". A resumed cursor that leads to
+    the walk's last page (rows, ``more: false``) is a normal end, not an expired cursor: it must not restart the
+    walk from its lower bound (which re-reads every page of the walk)."""
+    monkeypatch.setattr(courier, "log", log)
+    empty_full_scans()
+    responses.get(f"{HOST}/messages", json={"results": [{"id": "m3", "enqueued": 7}], "paging": {"more": False}},
+                  match=[responses.matchers.query_param_matcher({"enqueued_after": "1", "cursor": "c3"})])
+    responses.get(f"{HOST}/messages", json={"results": [{"id": "m1", "enqueued": 9}, {"id": "m2", "enqueued": 8}],
+                                            "paging": {"more": True, "cursor": "c2"}},
+                  match=[responses.matchers.query_param_matcher({"enqueued_after": "1"})])
+    responses.get(f"{HOST}/messages", json={"results": [{"id": "m3", "enqueued": 7}], "paging": {"more": False}},
+                  match=[responses.matchers.query_param_matcher({"enqueued_after": "1", "cursor": "c2"})])
+    walk = {"enqueued_after": 1, "page_token": "c3", "max_enqueued": 9, "saved_at_s": int(time.time())}
+    recorder, state = run_update(courier, {"api_key": "k" * 12}, {"message": {"walk": walk}})
+    message_calls = [c for c in responses.calls if "/messages" in c.request.url]
+    assert len(message_calls) == 1, [c.request.url for c in message_calls]
+    assert [row["id"] for row in recorder.upserts("message")] == ["m3"]
+    assert state["message"] == {"watermark_ms": 9}
+    assert "restarting the walk" not in log.text()
+
