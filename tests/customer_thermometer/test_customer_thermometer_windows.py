@@ -216,3 +216,34 @@ def test_a_full_answer_puts_the_aim_back_at_half_a_limit():
     narrowed, following = source.calls[full[1] + 1], source.calls[full[1] + 2]
     assert answered[narrowed[:2]] <= 40  # narrowed to half a limit at the density the full answer showed
     assert following[:2] in answered  # the aim grows again from half, so the next window is not full either
+
+
+def test_an_exclusive_to_date_loses_no_row_of_a_day_fuller_than_the_limit():
+    """README: an empty one-day window is read again as a two-day window; 'if that is full, once more with
+    limit=100000, failing like a full day if still full'. With an exclusive toDate (unconfirmed) that two-day
+    answer is the day alone: kept when full, it would silently hold only the latest `limit` rows of it."""
+    busy = date(2024, 6, 5)
+    days = [date(2024, 6, 1) + timedelta(days=n // 2) for n in range(40)] + [busy] * 250
+    source = Source(days, inclusive=False)
+    windows = source.walk(first=date(2024, 6, 1), last=date(2024, 6, 30))
+    assert ids(windows) == {r["response_id"] for r in source.rows}
+    assert (busy, busy + timedelta(days=1), 400) in source.calls
+
+
+def test_a_full_window_is_narrowed_to_at_most_half():
+    """README: 'a window that comes back with limit rows is narrowed (to at most half) and read again'."""
+    first = date(2024, 6, 1)
+    source = Source([first + timedelta(days=n // 12) for n in range(120)])  # 12 rows a day for 10 days
+    source.walk(first=first, last=first + timedelta(days=9))
+    (start, end, _), (start2, end2, _) = source.calls[:2]
+    assert (start, end) == (first, first + timedelta(days=9))  # full: 100 of 120 rows
+    assert start2 == first and (end2 - start2).days + 1 <= 5
+
+
+def test_steady_data_aims_at_no_more_than_85_percent_of_the_limit():
+    """README: the aim grows 'up to 85% (8,500 rows)', leaving room for a denser day than the one seen."""
+    steady = [date(2024, 1, 1) + timedelta(days=n // 10) for n in range(5_000)]  # 10 rows a day for 500 days
+    source = Source(steady)
+    windows = source.walk(first=date(2024, 1, 1), last=date(2025, 5, 14))
+    filled = [len(w.rows) for w in windows[:-1]]
+    assert 80 <= max(filled[-10:]) <= 85

@@ -10,7 +10,15 @@ from shared.auth import OAuth2ClientCredentials
 from shared.http_client import HttpError, TransportError
 from shared.parsing import PayloadError
 from tests.harness import Recorder, run_update
-from tests.pindrop.conftest import KEYS, TODAY, assert_matches_source, day, rows_by_day
+from tests.pindrop.conftest import (
+    KEYS,
+    TODAY,
+    assert_matches_source,
+    day,
+    delivered_content,
+    rows_by_day,
+    source_content,
+)
 
 LAST_WEEK = [day(-7 + n) for n in range(7)]  # the fake's configuration starts 7 days ago; today is not ready
 
@@ -536,3 +544,20 @@ def _committed(recorder: Recorder) -> list:
     """Operations up to the last checkpoint: what the destination keeps when the sync then fails."""
     last = max(i for i, (kind, _, _) in enumerate(recorder.operations) if kind == "checkpoint")
     return recorder.operations[:last + 1]
+
+
+def test_an_empty_report_on_the_start_date_is_asked_again_and_its_rows_arrive(pindrop, fake_box, sleeps):
+    """README: an empty recent report 'is delivered ... and kept in the type's empty_days; every sync asks for it
+    again until it has rows'; 'A raised start_date drops the empty days before it' (before it, not on it). A new
+    connection whose start_date is a recent day must not lose that day's rows when its report was empty at first."""
+    fake, box, configuration = fake_box(empty={("audit", day(-3).isoformat())})
+    configuration = {**configuration, "report_types": "audit", "start_date": day(-3).isoformat()}
+    _, state = run_update(pindrop, configuration)
+    assert state["audit"] == {"last_day_delivered": day(-1).isoformat(), "empty_days": [day(-3).isoformat()]}
+    fake.control_set_empty("audit", day(-3).isoformat(), empty=False)  # the report is filled later
+    box.requests.clear()
+    recorder, state2 = run_update(pindrop, configuration, state)
+    assert requested_days(box, "audit") == [day(n).isoformat() for n in (-3, -1, 0)]
+    assert state2["audit"] == {"last_day_delivered": day(-1).isoformat()}
+    delivered = rows_by_day(recorder, "audit").get(day(-3).isoformat(), [])
+    assert delivered and delivered_content(delivered, "audit") == source_content(fake, "audit", day(-3))
