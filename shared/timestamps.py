@@ -31,13 +31,13 @@ def from_epoch_millis(value: int | float | str) -> str:
     return utc_iso(datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=remainder * 1000))
 
 
-def parse_iso(text: str, *, assume: timezone = UTC) -> datetime:
-    """ISO-8601 with ``Z``, an offset, or none (then ``assume``); a date alone is midnight."""
+def parse_iso(text: str) -> datetime:
+    """ISO-8601 with ``Z``, an offset, or none (then UTC); a date alone is midnight."""
     cleaned = text.strip()
     if cleaned.endswith(("Z", "z")):
         cleaned = cleaned[:-1] + "+00:00"
     moment = datetime.fromisoformat(_trim_fraction(cleaned))
-    return moment if moment.tzinfo else moment.replace(tzinfo=assume)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _trim_fraction(text: str) -> str:

@@ -154,3 +154,10 @@ def test_the_documented_production_hosts_and_shapes(pindrop, sleeps):
         {"report_date": day(-2).isoformat(), "report_type": "calls", "id": "c-1", "ani": "+15550001"},
         {"report_date": day(-2).isoformat(), "report_type": "calls", "id": "c-2", "ani": None}]
     assert state == {"calls": {"last_day_delivered": TODAY.isoformat()}}
+
+
+@pytest.mark.parametrize("value", [",", " , ,", " ,\t"])
+def test_report_types_holding_only_commas_fail_naming_the_key(pindrop, value):
+    """Not an empty selection (a sync of no report, every time, without a word): a configuration error."""
+    with pytest.raises(ConfigError, match="configuration key 'report_types': expected a comma-separated list"):
+        pindrop.validate_configuration({"client_id": "id-1", "client_secret": "secret-1", "report_types": value})

@@ -169,3 +169,23 @@ def test_a_token_endpoint_error_is_told_apart_from_the_apis_own_answers(sleeps):
         api.get(API_URL)
     assert refused.value.status == 404 and isinstance(refused.value, HttpError)
     assert [call.request.url for call in responses.calls] == [TOKEN_URL]  # the API was never asked
+
+
+@pytest.mark.parametrize("expires_in", [-1, "-3600", 0, "soon"])
+@responses.activate
+def test_an_expires_in_that_is_not_a_positive_number_takes_the_default_lifetime(expires_in, sleeps):
+    """A token whose expires_in is negative (or zero, or not a number) is used for the default lifetime, not
+    fetched again before every API request."""
+    from shared.auth import OAuth2ClientCredentials
+    token_url, api_url = "https://auth.example.test/oauth2/token", "https://api.example.test/report"
+    responses.post(token_url, json={"access_token": "tok-1", "expires_in": expires_in})
+    responses.get(api_url, json={})
+    now = [1000.0]
+    http = Client()
+    auth = OAuth2ClientCredentials(token_url, "my-client", "client-secret-value-42", http, clock=lambda: now[0],
+                                   default_lifetime_s=3600)
+    api = http.with_auth(auth)
+    for _ in range(3):
+        api.get(api_url)
+        now[0] += 600
+    assert auth.tokens_fetched == 1

@@ -610,3 +610,78 @@ def test_a_body_trickled_over_a_real_socket_is_cut_off_at_the_deadline(monkeypat
         else:
             http.get(trickling_server)
     assert time.monotonic() - started < 3  # the whole body would take 4 s
+
+
+@pytest.mark.parametrize("target", ["http://elsewhere.example.test/items", "http://api.example.test:8080/items"])
+@responses.activate
+def test_a_get_redirect_to_plain_http_holding_no_secret_is_not_followed(target, sleeps):
+    """The secret guard is not the only one: an https -> http hop is refused for any GET (its answer would be
+    taken as data over a network in clear)."""
+    responses.get(URL, status=302, headers={"Location": target})
+    responses.get(target, json={"id": "injected"})
+    with pytest.raises(HttpError, match="not followed") as error:
+        Client().get(URL)
+    assert error.value.status == 302
+    assert len(responses.calls) == 1
+
+
+class _CountingBody(io.RawIOBase):
+    """An endless, fast error body that counts what was read of it."""
+
+    def __init__(self, limit: int):
+        self.limit, self.read_bytes = limit, 0
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        n = min(len(buffer), self.limit - self.read_bytes)
+        buffer[:n] = b"e" * n
+        self.read_bytes += n
+        return n
+
+
+@responses.activate
+def test_a_fast_error_body_is_read_only_up_to_its_excerpt_size(sleeps):
+    """A proxy answering 404 with a huge (or endless) fast body: only ERROR_BODY_BYTES of it are read, so memory
+    and time stay bounded (the lateness rule alone never stops a fast body)."""
+    body = _CountingBody(limit=50 * 2**20)
+    responses.get(URL, status=404, body=io.BufferedReader(body))
+    with pytest.raises(HttpError):
+        Client().get(URL)
+    assert body.read_bytes < 2 * http_client.ERROR_BODY_BYTES + 2 * http_client._BODY_READ_BYTES
+
+
+class _Refreshable(requests.auth.AuthBase):
+    def __init__(self):
+        self.invalidated = 0
+
+    def __call__(self, request):
+        request.headers["Authorization"] = f"Bearer token-{self.invalidated}"
+        return request
+
+    def invalidate(self):
+        self.invalidated += 1
+
+
+@responses.activate
+def test_the_401_refresh_does_not_use_up_one_of_the_retries(sleeps):
+    responses.get(URL, status=401)
+    responses.get(URL, status=503)
+    responses.get(URL, json={"ok": True})
+    auth = _Refreshable()
+    assert Client(auth=auth, retry=RetryPolicy(max_attempts=2)).get(URL).json() == {"ok": True}
+    assert auth.invalidated == 1 and len(responses.calls) == 3
+
+
+def test_call_with_retries_makes_max_attempts_tries(sleeps):
+    tries = []
+
+    def read():
+        tries.append(1)
+        if len(tries) < 5:
+            raise TransportError("cut off")
+        return "done"
+
+    assert Client(retry=RetryPolicy(max_attempts=5)).call_with_retries("report", read) == "done"
+    assert len(tries) == 5

@@ -73,3 +73,60 @@ def test_a_next_link_pointing_back_raises():
     responses.get(URL, json=[2], headers={"Link": f'<{URL}?a=1>; rel="next"'})
     with pytest.raises(PaginationError, match="repeats"):
         list(by_next_link(Client(), URL, records_of=lambda body: body))
+
+
+def _body(results, cursor):
+    return {"results": results, "paging": {"more": cursor is not None, "cursor": cursor}}
+
+
+def _records(body):
+    return body["results"]
+
+
+def _cursor(body):
+    return body["paging"]["cursor"]
+
+
+@responses.activate
+def test_a_cursor_cycle_longer_than_one_page_is_stopped():
+    """A -> B -> A: the walk must stop when A comes back, not loop (and re-deliver) until max_pages."""
+    responses.get(URL, json=_body([1], "A"))
+    responses.get(URL, json=_body([2], "B"))
+    responses.get(URL, json=_body([3], "A"))
+    responses.get(URL, json=_body([4], "B"))
+    responses.get(URL, json=_body([5], None))
+    with pytest.raises(PaginationError, match="returned cursor 'A' twice"):
+        list(by_cursor(Client(), URL, records_of=_records, next_cursor_of=_cursor))
+    assert len(responses.calls) == 3
+
+
+@responses.activate
+def test_a_cursor_that_repeats_the_saved_start_cursor_is_stopped_at_once():
+    responses.get(URL, json=_body([1], "saved"))
+    responses.get(URL, json=_body([1], "saved"))
+    pages = []
+    with pytest.raises(PaginationError, match="returned cursor 'saved' twice"):
+        for page in by_cursor(Client(), URL, records_of=_records, next_cursor_of=_cursor, start_cursor="saved"):
+            pages.append(page)
+    assert len(pages) == 1 and len(responses.calls) == 1  # the same page is not fetched and delivered again
+
+
+@responses.activate
+def test_a_next_link_back_to_the_first_page_is_stopped_at_once():
+    responses.get(URL, json={"results": [1]}, headers={"Link": f'<{URL}>; rel="next"'})
+    pages = []
+    with pytest.raises(PaginationError, match="repeats an earlier page"):
+        for page in by_next_link(Client(), URL, records_of=_records):
+            pages.append(page)
+    assert len(pages) == 1 and len(responses.calls) == 1
+
+
+@responses.activate
+def test_the_page_ceiling_is_max_pages_requests_then_a_failure():
+    for n in range(5):
+        responses.get(URL, json=_body([n], f"c{n}"))
+    pages = []
+    with pytest.raises(PaginationError, match="more than 2 pages"):
+        for page in by_cursor(Client(), URL, records_of=_records, next_cursor_of=_cursor, max_pages=2):
+            pages.append(page)
+    assert len(pages) == 2 and len(responses.calls) == 2

@@ -288,3 +288,22 @@ def test_a_streamed_body_cut_off_through_requests_own_reader_is_a_transport_erro
     response.too_late = lambda size: None  # as shared.http_client.Client marks a streamed answer
     with pytest.raises(TransportError, match="ChunkedEncodingError while reading the body"):
         list(body_chunks(response))
+
+
+def test_the_last_csv_row_without_a_line_end_is_delivered():
+    """Many CSV writers end the last row without a newline: it is a row like any other, not to be dropped."""
+    assert list(csv_rows(["id,name\n1,a\n2,b"])) == [{"id": "1", "name": "a"}, {"id": "2", "name": "b"}]
+    assert list(csv_rows(["id,na", "me\n1,a\n2", ",b"])) == [{"id": "1", "name": "a"}, {"id": "2", "name": "b"}]
+
+
+@responses.activate
+def test_the_last_csv_row_of_a_streamed_response_without_a_line_end_is_delivered():
+    responses.get("https://x.test/report.csv", body=b"id,name\n1,a\n2,b", content_type="text/csv")
+    response = Client().get("https://x.test/report.csv", stream=True)
+    assert [row["id"] for row in csv_rows(response)] == ["1", "2"]
+
+
+@pytest.mark.parametrize("header", ["id,,name", "id, ,name", ",id"])
+def test_a_csv_header_with_an_empty_column_name_is_an_error(header):
+    with pytest.raises(PayloadError, match="duplicate or empty column names"):
+        list(csv_rows([f"{header}\n" + ",".join("x" * header.count(",") + "x") + "\n"]))

@@ -368,3 +368,37 @@ def test_fits_decimal_counts_the_digits_a_decimal_column_keeps():
 def test_quoted_shows_a_value_as_its_repr_cut_to_a_length():
     assert [quoted(v) for v in ("", "N/A", 12, None)] == ["''", "'N/A'", "12", "None"]
     assert quoted("x" * 100, 20) == "'" + "x" * 16 + "..." and len(quoted("x" * 100, 20)) == 20
+
+
+@pytest.mark.parametrize("value", ["paste_token_here", "api_key_here"])
+def test_a_placeholder_ending_in_here_is_rejected_naming_the_key(value):
+    with pytest.raises(config.ConfigError, match="'api_key' still holds the template placeholder"):
+        config.text({"api_key": value}, "api_key", required=True, secret=True)
+
+
+def test_a_start_date_of_today_is_accepted():
+    """Only a day after today is refused; today itself (a connector set up today) is a valid start."""
+    from datetime import date
+    today = date(2026, 3, 15)
+    assert config.day({"start_date": "2026-03-15"}, "start_date", today=today) == today
+    with pytest.raises(config.ConfigError, match="'start_date': expected a day no later than today"):
+        config.day({"start_date": "2026-03-16"}, "start_date", today=today)
+
+
+def test_a_list_with_no_item_is_refused_not_empty():
+    with pytest.raises(config.ConfigError, match="'kinds': expected a comma-separated list of a, b"):
+        config.items({"kinds": " , ,"}, "kinds", options=("a", "b"), default=("a", "b"))
+
+
+def test_a_secret_that_contains_another_is_removed_whole():
+    """E.g. a client id that is the start of the client secret: the shorter one must not cut the longer one apart
+    and leave the rest of it readable."""
+    from shared.redaction import Redactor
+    redactor = Redactor(["acme", "acme-S3cr3tTail"])
+    text = redactor.redact("client_id acme, client secret acme-S3cr3tTail")
+    assert "S3cr3tTail" not in text and "acme" not in text
+
+
+def test_a_four_character_secret_is_masked():
+    from shared.redaction import Redactor
+    assert Redactor(["Zq9!"]).redact("GET /x failed for Zq9! and Zq9%21") == "GET /x failed for *** and ***"
