@@ -120,6 +120,7 @@ class Settings:
     payment_full_resync_days: int
 
 
+@config.quoting_no_secret(*__SECRET_KEYS)
 def validate_configuration(configuration: dict) -> Settings:
     """Typed settings from the string configuration; a ConfigError names the key and the expected form."""
     secrets = {key: config.text(configuration, key, required=True, secret=True) for key in __SECRET_KEYS}

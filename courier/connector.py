@@ -98,6 +98,7 @@ class Settings:
     messages_lookback_days: int
 
 
+@config.quoting_no_secret("api_key")
 def validate_configuration(configuration: dict) -> Settings:
     """Typed settings from the string configuration; a ValueError names the key and the expected form."""
     return Settings(

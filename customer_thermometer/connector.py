@@ -68,21 +68,13 @@ class Settings:
     lookback_days: int
 
 
+@config.quoting_no_secret("api_key")
 def validate_configuration(configuration: dict) -> Settings:
     """Typed settings from the string configuration; a ValueError names the key and the expected form.
 
-    No message quotes the key, even one pasted into another field: the "API request URL" copied from the
-    account settings can end in ``?apiKey=...``.
+    A base_url with a query string is refused first (its query is where a key hides: the "API request URL" copied
+    from the account settings can end in ``?apiKey=...``); no message quotes the key, even from another field.
     """
-    try:
-        return read_settings(configuration)
-    except config.ConfigError as error:
-        failure = Redactor([str((configuration or {}).get("api_key") or "")]).redact(error)
-    raise config.ConfigError(failure)
-
-
-def read_settings(configuration: dict) -> Settings:
-    """The checks themselves; a base_url with a query string is refused first (its query is where a key hides)."""
     if "?" in str((configuration or {}).get("base_url") or ""):
         raise config.ConfigError(f"configuration key 'base_url': expected the API request URL without a query "
                                  f"string, such as {__DEFAULT_BASE_URL} (the key belongs in 'api_key')")

@@ -111,7 +111,7 @@ def describe(method: str, params: dict) -> str:
 
 def _error_text(what: str, body: bytes, expected: str) -> PayloadError | None:
     """An ErrorText when the body is plain text rather than markup (how this API reports errors), else None."""
-    start = body.lstrip().removeprefix(_BOM)[:1]
+    start = body.lstrip().removeprefix(_BOM).lstrip()[:1]
     if not start or start == b"<" or _NUMBER.fullmatch(body.strip()):
         return None
     return ErrorText(f"{what} answered an error text instead of {expected}: {_excerpt(body)!r}")

@@ -80,6 +80,7 @@ class Settings:
     requests_per_second: float | None
 
 
+@config.quoting_no_secret("client_secret")
 def validate_configuration(configuration: dict) -> Settings:
     """Typed settings from the string configuration; a ValueError names the key and the expected form."""
     client_id = config.text(configuration, "client_id", required=True)

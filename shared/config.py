@@ -3,14 +3,19 @@
 Each reader names the key and the expected form in its error, rejects template placeholders such as
 ``<YOUR_API_KEY>``, and treats an empty or absent optional value as its default. An optional key left at its
 template placeholder (``<OPTIONAL_...>``, as every connector's configuration.json writes them) is absent too: the
-placeholder itself says which default applies. Secret values are never echoed in an error.
+placeholder itself says which default applies. Secret values are never echoed in an error, nor is a secret
+pasted into another key: a connector's ``validate_configuration`` is wrapped in ``quoting_no_secret``.
 
-Public: ConfigError, is_placeholder, text, integer, number, boolean, day, choice, items, url
+Public: ConfigError, is_placeholder, text, integer, number, boolean, day, choice, items, url, quoting_no_secret
 """
 
+import functools
 import math
 import re
+from collections.abc import Callable
 from datetime import date
+
+from shared.redaction import Redactor
 
 _PLACEHOLDER = re.compile(r"^\s*<[^<>]*>\s*$|^\s*(your|enter|insert)[ _-]|_here\s*$|^\s*(changeme|todo|xxx+)\s*$", re.I)
 _OPTIONAL_PLACEHOLDER = "<OPTIONAL"
@@ -21,6 +26,26 @@ _FALSE = {"false", "no", "0", "off"}
 
 class ConfigError(ValueError):
     """A configuration value is missing or malformed; the message names the key and the expected form."""
+
+
+def quoting_no_secret(*secret_keys: str) -> Callable:
+    """Decorate a ``validate_configuration(configuration)``: its ConfigError never quotes the value of one of
+    ``secret_keys``, even from another key (a key pasted into ``base_url`` is quoted as that key's bad value).
+    The message goes to the sync log and the setup form, so it is rewritten, and the original is not chained."""
+
+    def decorate(read: Callable[[dict], object]) -> Callable[[dict], object]:
+        @functools.wraps(read)
+        def validate(configuration: dict):
+            try:
+                return read(configuration)
+            except ConfigError as error:
+                values = [str(value) for key in secret_keys if (value := (configuration or {}).get(key))]
+                failure = Redactor(values).redact(str(error))
+            raise ConfigError(failure)
+
+        return validate
+
+    return decorate
 
 
 def is_placeholder(value) -> bool:

@@ -141,6 +141,7 @@ class Settings:
     incremental: bool
 
 
+@config.quoting_no_secret("oauth_token", "client_secret")
 def validate_configuration(configuration: dict) -> Settings:
     """Typed settings from the string configuration; a ValueError names the key and the expected form."""
     account_id = config.text(configuration, "account_id", required=True)
