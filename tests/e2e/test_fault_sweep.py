@@ -10,8 +10,8 @@ a fresh sync from the same state meets the fault at request k, and:
   gone, the rows replayed by primary key equal the clean sync's, key by key and value by value, whether or not
   the destination kept the rows sent after that checkpoint.
 Small sources, small pages and a low checkpoint cadence put several checkpoints inside each table. The full
-sweep is about 2,300 runs (about 10 minutes on one worker); ``make chaos`` runs a sample of ``SWEEP_CASES`` (k, kind) pairs
-per connector and sync, drawn with ``CHAOS_SEED``; ``SWEEP_CASES=all`` runs every pair.
+sweep is about 2,300 runs (about 10 minutes on one worker); ``make chaos`` runs a sample of ``SWEEP_CASES``
+(k, kind) pairs per connector and sync, drawn with ``CHAOS_SEED``; ``SWEEP_CASES=all`` runs every pair.
 """
 
 import copy
