@@ -402,3 +402,11 @@ def test_a_secret_that_contains_another_is_removed_whole():
 def test_a_four_character_secret_is_masked():
     from shared.redaction import Redactor
     assert Redactor(["Zq9!"]).redact("GET /x failed for Zq9! and Zq9%21") == "GET /x failed for *** and ***"
+
+
+def test_fractions_are_padded_or_cut_to_six_digits_for_python_3_10():
+    """Python 3.10's fromisoformat takes only 3 or 6 fractional digits (3.11 takes any): the text handed to it has 6,
+    so a 3.10 runner reads `.58` and `.1234567` as newer ones do."""
+    assert timestamps._trim_fraction("2018-10-16 13:30:19.58") == "2018-10-16 13:30:19.580000"
+    assert timestamps._trim_fraction("2018-10-16T13:30:19.1234567+02:00") == "2018-10-16T13:30:19.123456+02:00"
+    assert timestamps._trim_fraction("2018-10-16T13:30:19Z") == "2018-10-16T13:30:19Z"
