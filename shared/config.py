@@ -14,6 +14,7 @@ import math
 import re
 from collections.abc import Callable
 from datetime import date
+from urllib.parse import urlsplit
 
 from shared.redaction import Redactor
 
@@ -204,6 +205,10 @@ def url(config: dict, key: str, *, default: str) -> str:
         return default.rstrip("/")
     match = re.fullmatch(r"(https?)://([^\s/?#]+)(/[^\s?#]*)?", str(value))
     if not match:
+        _fail(key, "an https URL such as https://api.example.com", value)
+    try:
+        _port = urlsplit(str(value)).port  # a stray bracket or a port that is not a number: urllib fails later
+    except ValueError:
         _fail(key, "an https URL such as https://api.example.com", value)
     host = re.sub(r":\d*$", "", match.group(2)).lower()  # without its port ("[::1]" keeps its own colons)
     if match.group(1) == "http" and host not in _LOOPBACK_HOSTS:

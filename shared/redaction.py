@@ -1,7 +1,9 @@
 """Scrub secrets from any text before it reaches a log line or an exception message.
 
 A secret can appear raw, percent-encoded (in a URL), form-encoded or escaped as a ``repr`` quotes it (a value with
-a line break, in an error from http.client), so each registered value is removed in all four spellings. Query
+a line break, in an error from http.client; one with both quote characters, in a configuration error), so each
+registered value is removed in all these spellings, and so is the value stripped of surrounding whitespace (a
+configuration reader quotes what it read, stripped). Query
 parameters and form fields whose *name* looks secret (``apiKey=...``, ``client_secret=...``) are masked as well,
 so a key that was never registered still cannot leak through a URL.
 
@@ -46,9 +48,11 @@ class Redactor:
         for provider in self._providers:
             values.update(v for v in provider() if v and len(v) >= MIN_SECRET_LENGTH)
         spellings = set()
-        for value in values:
-            spellings.update({value, quote(value, safe=""), quote_plus(value, safe=""), quote(value),
-                              value.encode("unicode_escape").decode("ascii")})  # as a repr quotes it
+        for form in values | {value.strip() for value in values}:  # readers quote a value stripped
+            if len(form) >= MIN_SECRET_LENGTH:
+                spellings.update({form, quote(form, safe=""), quote_plus(form, safe=""), quote(form),
+                                  form.encode("unicode_escape").decode("ascii"),  # as a repr quotes a line break
+                                  repr(form)[1:-1]})  # and a quote, when the value holds both kinds
         # Longest first, so a secret that contains another is removed whole.
         return sorted(spellings, key=len, reverse=True)
 

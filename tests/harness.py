@@ -159,6 +159,7 @@ class LocalRunner:
 
         connection = duckdb.connect(str(self.project / "files" / "warehouse.db"), read_only=True)
         try:
+            connection.execute("SET TimeZone = 'UTC'")  # timestamps read as text in UTC, whatever the host's zone
             return connection.execute(sql).fetchall()
         finally:
             connection.close()

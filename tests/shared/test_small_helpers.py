@@ -17,6 +17,7 @@ from shared.flatten import (
     to_flag,
 )
 from shared.progress import TableProgress
+from shared.redaction import Redactor
 from tests.conftest import ListLog
 
 # --- flatten ----------------------------------------------------------------------------------------------------
@@ -410,3 +411,17 @@ def test_fractions_are_padded_or_cut_to_six_digits_for_python_3_10():
     assert timestamps._trim_fraction("2018-10-16 13:30:19.58") == "2018-10-16 13:30:19.580000"
     assert timestamps._trim_fraction("2018-10-16T13:30:19.1234567+02:00") == "2018-10-16T13:30:19.123456+02:00"
     assert timestamps._trim_fraction("2018-10-16T13:30:19Z") == "2018-10-16T13:30:19Z"
+
+
+@pytest.mark.parametrize("value", ["https://[api.example.com/v1", "https://api.example.com]/v1",
+                                   "https://api.example.com:port/v1"])
+def test_a_url_urllib_cannot_split_fails_naming_the_key(value):
+    """The pattern alone let a stray bracket through; urllib then raised a bare "Invalid IPv6 URL" naming nothing."""
+    with pytest.raises(config.ConfigError, match="configuration key 'base_url': expected an https URL"):
+        config.url({"base_url": value}, "base_url", default="https://api.example.com")
+
+
+def test_a_secret_is_removed_stripped_and_as_a_repr_quotes_one_with_both_quote_characters():
+    assert Redactor(["Zq9Secret0123\n"]).redact("got 'Zq9Secret0123'") == "got '***'"
+    both = "Zq9'Secret\"0123"
+    assert Redactor([both]).redact(f"got {both!r}") == "got '***'"

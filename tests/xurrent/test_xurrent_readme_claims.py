@@ -4,6 +4,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import responses
 
+from shared.config import ConfigError
 from shared.http_client import HttpError
 from tests.harness import run_update
 
@@ -114,3 +115,11 @@ def test_a_slow_walk_checkpoints_its_cursor_every_30_seconds(xurrent, sleeps, mo
     recorder, _ = run_update(xurrent, PAT)
     cursors = [c.get("organizations", {}).get("cursor") for c in recorder.checkpoints]
     assert "2026-01-01T00:00:00Z" in cursors and "2026-01-02T00:00:00Z" in cursors, cursors
+
+
+# README xurrent/README.md:75 "a configuration error names the key and the expected form"
+@pytest.mark.parametrize("base_url", ["https://[api.xurrent.com/v1", "https://api.xurrent.com]/v1"])
+def test_a_base_url_with_a_stray_bracket_fails_naming_base_url(xurrent, base_url):
+    with pytest.raises(ConfigError, match="base_url"):
+        xurrent.validate_configuration({**PAT, "base_url": base_url})
+    assert "'base_url'" in xurrent.test_connection({**PAT, "base_url": base_url}).failure
