@@ -4,6 +4,8 @@ connector, every secret key of its form, every other text key of its form, with 
 configuration around them; the same clipboard in both keys, as typed, with a trailing space or line break (the
 readers quote a value stripped), and holding both quote characters (a repr escapes one of them)."""
 
+import functools
+
 import pytest
 
 from sandbox import registry
@@ -18,9 +20,12 @@ SHOWN = "CanarySecret0123456789"  # the part of every spelling that must never s
 ANY_TEXT = {("pindrop", "client_id"), ("xurrent", "account_id")}  # keys a secret-like text is a valid value of
 
 
+connector = functools.lru_cache(maxsize=None)(load_connector)  # validation only: one module per connector serves
+
+
 def cases():
     for name in existing_connectors():
-        module = load_connector(name)
+        module = connector(name)
         fields = module.configuration_form().to_response().fields
         others = [f.name for f in fields if f.text_field != PASSWORD_FIELD and not f.toggle and not f.dropdown_options]
         for secret in secret_keys(module):
@@ -31,7 +36,7 @@ def cases():
 @pytest.mark.parametrize("spelling", list(SPELLINGS))
 @pytest.mark.parametrize("name, secret, key", list(cases()))
 def test_a_secret_pasted_into_another_key_is_not_quoted(name, secret, key, spelling):
-    module = load_connector(name)
+    module = connector(name)
     pasted = SPELLINGS[spelling]
     configuration = {**registry.make_fake(name).configuration("http://127.0.0.1:1"), secret: pasted, key: pasted}
     try:
