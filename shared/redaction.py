@@ -3,9 +3,9 @@
 A secret can appear raw, percent-encoded (in a URL), form-encoded or escaped as a ``repr`` quotes it (a value with
 a line break, in an error from http.client; one with both quote characters, in a configuration error), so each
 registered value is removed in all these spellings, and so is the value stripped of surrounding whitespace (a
-configuration reader quotes what it read, stripped). Query
-parameters and form fields whose *name* looks secret (``apiKey=...``, ``client_secret=...``) are masked as well,
-so a key that was never registered still cannot leak through a URL.
+configuration reader quotes what it read, stripped). Query parameters and form fields whose *name* looks secret
+(``apiKey=...``, ``client_secret=...``) are masked as well, so a key that was never registered still cannot leak
+through a URL.
 
 Public: Redactor, MASK
 """
