@@ -8,7 +8,7 @@ import responses
 
 from shared.config import ConfigError
 from tests.harness import run_update
-from tests.xurrent.test_xurrent_faults import CONFIGURATION, HOST
+from tests.xurrent.test_xurrent_faults import CONFIGURATION, HOST, pages_out_of_order
 
 
 @responses.activate
@@ -16,12 +16,7 @@ def test_the_checkpoint_after_rows_out_of_order_holds_the_walks_starting_cursor(
     """README: on rows out of order the connector "checkpoints the cursor back at the value the walk started
     from (rows below the cursor may still be to come)". That checkpoint is what a killed process resumes from:
     it must not hold the earlier pages' largest updated_at (06:00) while rows at 03:00/04:00 are still unread."""
-    second, third = f"{HOST}/organizations?search_after=2", f"{HOST}/organizations?search_after=3"
-    responses.get(f"{HOST}/organizations", json=[{"id": 5, "updated_at": "2024-01-01T05:00:00Z"},
-                                                 {"id": 6, "updated_at": "2024-01-01T06:00:00Z"}],
-                  headers={"Link": f'<{second}>; rel="next"'})
-    responses.get(second, json=[{"id": 1, "updated_at": "2024-01-01T01:00:00Z"}],
-                  headers={"Link": f'<{third}>; rel="next"'})
+    third = pages_out_of_order([{"id": 1, "updated_at": "2024-01-01T01:00:00Z"}])
     responses.get(third, json=[{"id": 3, "updated_at": "2024-01-01T03:00:00Z"},
                                {"id": 4, "updated_at": "2024-01-01T04:00:00Z"}])
     for table in ("products", "projects"):

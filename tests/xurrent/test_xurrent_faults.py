@@ -160,15 +160,21 @@ def test_rows_out_of_updated_at_order_still_end_at_the_largest_cursor(xurrent, s
     assert "out of updated_at order" in log.text()
 
 
-@responses.activate
-def test_rows_out_of_order_then_a_failed_page_resume_from_the_walks_start(xurrent, sleeps, log, monkeypatch):
-    monkeypatch.setattr(xurrent, "log", log)
+def pages_out_of_order(second_page: list, then_more: bool = True) -> str:
+    """Organizations page 1 (ids 5 and 6, 05:00 and 06:00), then ``second_page`` below them (the order breaks),
+    linking to a third page when ``then_more``; returns that third page's URL for the caller to answer."""
     second, third = f"{HOST}/organizations?search_after=2", f"{HOST}/organizations?search_after=3"
     responses.get(f"{HOST}/organizations", json=[{"id": 5, "updated_at": "2024-01-01T05:00:00Z"},
                                                  {"id": 6, "updated_at": "2024-01-01T06:00:00Z"}],
                   headers={"Link": f'<{second}>; rel="next"'})
-    responses.get(second, json=[{"id": 1, "updated_at": "2024-01-01T01:00:00Z"}],
-                  headers={"Link": f'<{third}>; rel="next"'})
+    responses.get(second, json=second_page, headers={"Link": f'<{third}>; rel="next"'} if then_more else {})
+    return third
+
+
+@responses.activate
+def test_rows_out_of_order_then_a_failed_page_resume_from_the_walks_start(xurrent, sleeps, log, monkeypatch):
+    monkeypatch.setattr(xurrent, "log", log)
+    third = pages_out_of_order([{"id": 1, "updated_at": "2024-01-01T01:00:00Z"}])
     responses.get(third, status=500)  # ids 3 and 4 (03:00, 04:00) were never delivered
     state = {"organizations": {"cursor": "2024-01-01T00:00:00Z"}}
     recorder = Recorder()
@@ -182,13 +188,9 @@ def test_rows_out_of_order_then_a_failed_page_resume_from_the_walks_start(xurren
 def test_rows_out_of_order_then_a_bad_record_in_the_same_page_resume_from_the_walks_start(xurrent, sleeps):
     """The order breaks inside the page that then fails: the rows after the bad record (id 4, 04:00) were never
     delivered, so the cursor must not stay at the earlier pages' largest updated_at."""
-    second = f"{HOST}/organizations?search_after=2"
-    responses.get(f"{HOST}/organizations", json=[{"id": 5, "updated_at": "2024-01-01T05:00:00Z"},
-                                                 {"id": 6, "updated_at": "2024-01-01T06:00:00Z"}],
-                  headers={"Link": f'<{second}>; rel="next"'})
-    responses.get(second, json=[{"id": 1, "updated_at": "2024-01-01T01:00:00Z"},
-                                {"updated_at": "2024-01-01T02:00:00Z"},  # no id: fails the sync
-                                {"id": 4, "updated_at": "2024-01-01T04:00:00Z"}])
+    pages_out_of_order([{"id": 1, "updated_at": "2024-01-01T01:00:00Z"},
+                        {"updated_at": "2024-01-01T02:00:00Z"},  # no id: fails the sync
+                        {"id": 4, "updated_at": "2024-01-01T04:00:00Z"}], then_more=False)
     state = {"organizations": {"cursor": "2024-01-01T00:00:00Z"}}
     recorder = Recorder()
     with pytest.raises(PayloadError, match="a record without an id"):
