@@ -11,16 +11,22 @@ from tests.customer_thermometer.test_customer_thermometer_xml import BLAST_RESUL
 from tests.harness import Recorder, run_update
 
 
+def sync_failing_at(ct, sandbox, method: str, error_text: str) -> tuple[CustomerThermometerFake, Recorder]:
+    """A first sync whose every ``method`` call answers ``error_text``: it fails naming the method."""
+    fake = CustomerThermometerFake()
+    box = sandbox(fake)
+    fake.control_break(method, times=None, body=error_text)
+    failed = Recorder()
+    with pytest.raises(PayloadError, match=method):
+        run_update(ct, box.configuration("customer_thermometer"), recorder=failed)
+    return fake, failed
+
+
 def test_a_failing_metric_call_keeps_the_windowed_tables_committed(ct, sandbox, sleeps):
     """Docstring/README: 'A checkpoint is written ... at the end of the table'. The metric step comes after the
     walks; when it fails, both walks must already be committed, or the next sync re-reads everything since the
     old cursor (on a first sync: from 1970)."""
-    fake = CustomerThermometerFake()
-    box = sandbox(fake)
-    fake.control_break("getSendQuota", times=None, body="Error: quota service down")
-    failed = Recorder()
-    with pytest.raises(PayloadError, match="getSendQuota"):
-        run_update(ct, box.configuration("customer_thermometer"), recorder=failed)
+    fake, failed = sync_failing_at(ct, sandbox, "getSendQuota", "Error: quota service down")
     last = failed.checkpoints[-1]
     assert last["blast_result"] == {"cursor": "2026-06-29"} and last["comment"] == {"cursor": "2026-06-29"}
     for table, source in (("blast_result", fake.responses), ("comment", fake.comments)):
@@ -30,12 +36,7 @@ def test_a_failing_metric_call_keeps_the_windowed_tables_committed(ct, sandbox, 
 def test_a_full_list_is_committed_before_the_next_list_is_read(ct, sandbox, sleeps):
     """Docstring: 'only then are they truncated and re-upserted, with one checkpoint'. A later failure must not
     leave the thermometer refresh uncommitted."""
-    fake = CustomerThermometerFake()
-    box = sandbox(fake)
-    fake.control_break("getRecipientLists", times=None, body="Error: temporarily unavailable")
-    failed = Recorder()
-    with pytest.raises(PayloadError, match="getRecipientLists"):
-        run_update(ct, box.configuration("customer_thermometer"), recorder=failed)
+    fake, failed = sync_failing_at(ct, sandbox, "getRecipientLists", "Error: temporarily unavailable")
     kinds = [(kind, name) for kind, name, _ in failed.operations]
     assert kinds[-1] == ("checkpoint", None)  # the thermometer truncate + rows are committed together
     assert {r["id"] for r in committed_upserts(failed, "thermometer")} == {r["id"] for r in fake.thermometers}

@@ -349,17 +349,20 @@ def test_a_body_cut_off_mid_read_is_retried(sandbox, sleeps):
     assert len(box.requests_to("fixed")) == 2
 
 
-def test_call_with_retries_repeats_a_streamed_read(sleeps, log):
+@pytest.mark.parametrize("failures, retry", [(2, None), (4, RetryPolicy(max_attempts=5))],
+                         ids=["default-policy", "every-attempt-the-policy-allows"])
+def test_call_with_retries_repeats_a_streamed_read(sleeps, log, failures, retry):
     calls = []
 
     def flaky():
         calls.append(1)
-        if len(calls) < 3:
+        if len(calls) <= failures:
             raise TransportError("cut off")
         return "done"
 
-    assert client(log=log).call_with_retries("report x", flaky) == "done"
-    assert len(calls) == 3
+    http = client(log=log) if retry is None else client(log=log, retry=retry)
+    assert http.call_with_retries("report x", flaky) == "done"
+    assert len(calls) == failures + 1
     assert "report x" in log.text()
 
 
@@ -672,16 +675,3 @@ def test_the_401_refresh_does_not_use_up_one_of_the_retries(sleeps):
     auth = _Refreshable()
     assert Client(auth=auth, retry=RetryPolicy(max_attempts=2)).get(URL).json() == {"ok": True}
     assert auth.invalidated == 1 and len(responses.calls) == 3
-
-
-def test_call_with_retries_makes_max_attempts_tries(sleeps):
-    tries = []
-
-    def read():
-        tries.append(1)
-        if len(tries) < 5:
-            raise TransportError("cut off")
-        return "done"
-
-    assert Client(retry=RetryPolicy(max_attempts=5)).call_with_retries("report", read) == "done"
-    assert len(tries) == 5
